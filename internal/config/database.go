@@ -1,0 +1,121 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Database says how to reach PostgreSQL: a plain URL, or a Cloud SQL instance
+// through the Cloud SQL Go connector.
+type Database struct {
+	// URL is a libpq connection string (URL or key=value). Secret: it may
+	// hold a password.
+	URL string
+
+	// Cloud SQL connector settings, used when InstanceConnectionName is set.
+	InstanceConnectionName string // project:region:instance
+	User                   string
+	Password               string // secret
+	Name                   string
+	IAMAuth                bool
+	IPType                 string // public, private or psc
+
+	// Pool settings. MaxConns x max instances must stay below the server's
+	// max_connections; see README "Connections".
+	MaxConns          int
+	MinConns          int
+	MaxConnLifetime   time.Duration
+	MaxConnIdleTime   time.Duration
+	ConnectTimeout    time.Duration
+	HealthCheckPeriod time.Duration
+
+	// Migrate applies the embedded migrations at start (in the background).
+	Migrate bool
+}
+
+// Configured reports whether any database is configured at all.
+func (d Database) Configured() bool { return d.URL != "" || d.InstanceConnectionName != "" }
+
+var instanceNameRE = regexp.MustCompile(`^[a-z0-9:.\-]+:[a-z0-9\-]+:[a-z0-9\-]+$`)
+
+func loadDatabase(p *parser) Database {
+	d := Database{
+		URL:                    p.str("DATABASE_URL", ""),
+		InstanceConnectionName: p.str("INSTANCE_CONNECTION_NAME", ""),
+		User:                   p.str("DB_USER", ""),
+		Password:               p.str("DB_PASSWORD", ""),
+		Name:                   p.str("DB_NAME", ""),
+		IAMAuth:                p.boolean("DB_IAM_AUTH", false),
+		IPType:                 p.oneOf("DB_IP_TYPE", "public", "public", "private", "psc"),
+		MaxConns:               p.integer("DB_MAX_CONNS", 4, 1, 1000),
+		MinConns:               p.integer("DB_MIN_CONNS", 0, 0, 1000),
+		MaxConnLifetime:        p.duration("DB_MAX_CONN_LIFETIME", 30*time.Minute),
+		MaxConnIdleTime:        p.duration("DB_MAX_CONN_IDLE_TIME", 5*time.Minute),
+		ConnectTimeout:         p.duration("DB_CONNECT_TIMEOUT", 5*time.Second),
+		HealthCheckPeriod:      p.duration("DB_HEALTH_CHECK_PERIOD", 10*time.Second),
+		Migrate:                p.boolean("DB_MIGRATE", true),
+	}
+	if d.MinConns > d.MaxConns {
+		p.problem("DB_MIN_CONNS", "must not exceed DB_MAX_CONNS (%d), got %d", d.MaxConns, d.MinConns)
+	}
+	if d.ConnectTimeout == 0 {
+		p.problem("DB_CONNECT_TIMEOUT", "must be greater than zero")
+	}
+	switch {
+	case d.URL != "" && d.InstanceConnectionName != "":
+		p.problem("DATABASE_URL", "set either DATABASE_URL or INSTANCE_CONNECTION_NAME, not both")
+	case d.URL != "":
+		// pgx accepts both URLs and key=value strings; only reject URLs that
+		// cannot parse at all, and never echo the value (it may hold a password).
+		if looksLikeURL(d.URL) {
+			if _, err := url.Parse(d.URL); err != nil {
+				p.problem("DATABASE_URL", "is not a valid URL")
+			}
+		}
+	case d.InstanceConnectionName != "":
+		if !instanceNameRE.MatchString(d.InstanceConnectionName) {
+			p.problem("INSTANCE_CONNECTION_NAME", "must look like project:region:instance, got %q", d.InstanceConnectionName)
+		}
+		if d.User == "" {
+			p.problem("DB_USER", "is required with INSTANCE_CONNECTION_NAME (for IAM login: the service account email)")
+		}
+		if d.Name == "" {
+			p.problem("DB_NAME", "is required with INSTANCE_CONNECTION_NAME")
+		}
+		if d.IAMAuth && d.Password != "" {
+			p.problem("DB_PASSWORD", "must be empty when DB_IAM_AUTH=true")
+		}
+		if !d.IAMAuth && d.Password == "" {
+			p.problem("DB_PASSWORD", "is required unless DB_IAM_AUTH=true")
+		}
+	}
+	return d
+}
+
+func looksLikeURL(s string) bool {
+	u, err := url.Parse(s)
+	return err != nil || u.Scheme == "postgres" || u.Scheme == "postgresql"
+}
+
+// LogValue hides the URL and password.
+func (d Database) LogValue() slog.Value {
+	mode := "none"
+	switch {
+	case d.URL != "":
+		mode = "url"
+	case d.InstanceConnectionName != "":
+		mode = "cloudsql"
+	}
+	return slog.GroupValue(
+		slog.String("mode", mode),
+		slog.String("instance", d.InstanceConnectionName),
+		slog.String("user", d.User),
+		slog.String("name", d.Name),
+		slog.Bool("iam_auth", d.IAMAuth),
+		slog.String("ip_type", d.IPType),
+		slog.Int("max_conns", d.MaxConns),
+		slog.Bool("migrate", d.Migrate),
+	)
+}
