@@ -15,10 +15,11 @@ import (
 
 // Config is the whole runtime configuration of the service.
 type Config struct {
-	Server   Server
-	Log      Log
-	Database Database
-	Auth     Auth
+	Server    Server
+	Log       Log
+	Database  Database
+	Auth      Auth
+	Telemetry Telemetry
 	// OnCloudRun is true when K_SERVICE is set, i.e. the process runs as a
 	// Cloud Run service. Used only for safety checks, never for behaviour the
 	// tests cannot reach.
@@ -76,6 +77,7 @@ func Load(lookup Lookup) (Config, error) {
 
 	c.Database = loadDatabase(p)
 	c.Auth = loadAuth(p, c.OnCloudRun)
+	c.Telemetry = loadTelemetry(p)
 
 	if len(p.problems) > 0 {
 		return c, &Error{Problems: p.problems}
@@ -120,5 +122,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.Log.Level.String()),
 		slog.Any("database", c.Database),
 		slog.Any("auth", c.Auth),
+		slog.Any("telemetry", c.Telemetry),
 	)
 }
