@@ -1,14 +1,27 @@
-// Package auth says who is calling (Authenticator) and what they may do, and
-// puts the answer on the request context for the handlers below.
+// Package auth says who is calling and what they may do, and puts the
+// answer on the request context for the handlers below. It is the "require
+// login" library of the original app, rebuilt so that nothing rests on a
+// header an internet client could forge.
 //
-// The core only ships the "dev" identity; issue #3 adds IAP, a trusted
-// single-sign-on proxy and Cloud Run IAM behind the same seam.
+// Authenticators, chosen by configuration (see New):
+//   - IAP: verifies Identity-Aware Proxy's signed ES256 assertion.
+//   - Proxy: trusts a single-sign-on proxy's X-Forwarded-User/-Groups only
+//     with the proxy's shared secret.
+//   - CloudRunIAM: verifies the caller's Google ID token (RS256) on a
+//     private Cloud Run service.
+//   - Dev: a fixed identity for local runs; None: nobody.
+//
+// Middleware turns an Authenticator and a Policy into 401/403 decisions,
+// logging a stable Reason for every refusal and never the credential.
+// SecurityHeaders and CrossOrigin add the browser-side protections.
+//
+// The package depends only on the standard library and go-jose, and knows
+// nothing of this application, so it can be lifted into its own module.
 package auth
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"slices"
 )
@@ -35,17 +48,19 @@ func FromContext(ctx context.Context) (User, bool) {
 	return u, ok
 }
 
-// ErrNoIdentity means the request carries no identity at all.
+// ErrNoIdentity means the request carries no identity at all. Every
+// authenticator's "missing" refusal matches it with errors.Is.
 var ErrNoIdentity = errors.New("no identity")
 
 // Authenticator identifies the caller of a request. It returns ErrNoIdentity
-// (possibly wrapped) when the request carries no credentials.
+// (possibly wrapped) when the request carries no credentials, and a
+// *Refusal naming the Reason when the credentials are not acceptable.
 type Authenticator interface {
 	Authenticate(r *http.Request) (User, error)
 }
 
 // Dev gives every request the same identity. For local runs only; config
-// refuses it on Cloud Run.
+// refuses it on Cloud Run unless explicitly overridden.
 type Dev struct{ User User }
 
 // Authenticate implements Authenticator.
@@ -56,32 +71,6 @@ func (d Dev) Authenticate(*http.Request) (User, error) { return d.User, nil }
 type None struct{}
 
 // Authenticate implements Authenticator.
-func (None) Authenticate(*http.Request) (User, error) { return User{}, ErrNoIdentity }
-
-// Middleware authenticates every request that is not public.
-type Middleware struct {
-	Authn Authenticator
-	// Public reports requests that need no identity (health checks, assets).
-	Public func(*http.Request) bool
-	// Deny writes the refusal in the right format (HTML page or problem JSON).
-	Deny   func(w http.ResponseWriter, r *http.Request, status int)
-	Logger *slog.Logger
-}
-
-// Wrap returns next behind authentication.
-func (m Middleware) Wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m.Public != nil && m.Public(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		u, err := m.Authn.Authenticate(r)
-		if err != nil {
-			m.Logger.LogAttrs(r.Context(), slog.LevelInfo, "auth refused",
-				slog.String("reason", "missing"), slog.String("path", r.URL.Path))
-			m.Deny(w, r, http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), u)))
-	})
+func (None) Authenticate(*http.Request) (User, error) {
+	return User{}, errMissing("no sign-in configured")
 }

@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+)
+
+// Middleware authenticates every request that is not public, then checks
+// the caller's role for the method: 401 when there is no acceptable
+// identity, 403 when the role does not allow the method.
+type Middleware struct {
+	// Authn identifies callers; None when nil.
+	Authn Authenticator
+	// Policy grants roles. When nil, any authenticated caller may do
+	// anything (the behaviour of the original seam); production wiring
+	// always sets it.
+	Policy *Policy
+	// Public reports requests that need no identity (health checks, assets).
+	Public func(*http.Request) bool
+	// Deny writes the refusal in the right format (HTML sign-in hint or
+	// problem JSON) for status 401 or 403. Plain text when nil.
+	Deny   func(w http.ResponseWriter, r *http.Request, status int)
+	Logger *slog.Logger
+	// OnRefusal, when set, is called once per refusal with its reason, so
+	// telemetry can count refusals by reason.
+	OnRefusal func(ctx context.Context, reason Reason)
+}
+
+// Challenger is implemented by authenticators whose 401 should carry a
+// WWW-Authenticate challenge (Bearer for Cloud Run IAM).
+type Challenger interface {
+	Challenge() string
+}
+
+// Wrap returns next behind authentication and roles.
+func (m Middleware) Wrap(next http.Handler) http.Handler {
+	authn := m.Authn
+	if authn == nil {
+		authn = None{}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.Public != nil && m.Public(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, err := authn.Authenticate(r)
+		if err != nil {
+			if c, ok := authn.(Challenger); ok {
+				w.Header().Set("WWW-Authenticate", c.Challenge())
+			}
+			refusal{m.Logger, m.OnRefusal, m.Deny}.write(w, r, http.StatusUnauthorized, ReasonOf(err), err, "")
+			return
+		}
+		ctx := NewContext(r.Context(), u)
+		if m.Policy != nil {
+			role := m.Policy.RoleOf(u)
+			if !role.Allows(r.Method) {
+				refusal{m.Logger, m.OnRefusal, m.Deny}.write(w, r, http.StatusForbidden, ReasonForbiddenRole, nil, u.Name,
+					slog.String("role", role.String()))
+				return
+			}
+			ctx = WithRole(ctx, role)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// refusal logs, counts and writes one refused request; shared by
+// Middleware and CrossOrigin.
+type refusal struct {
+	logger    *slog.Logger
+	onRefusal func(context.Context, Reason)
+	deny      func(http.ResponseWriter, *http.Request, int)
+}
+
+func (f refusal) write(w http.ResponseWriter, r *http.Request, status int, reason Reason, err error, user string, extra ...slog.Attr) {
+	ctx := r.Context()
+	if f.logger != nil {
+		attrs := append([]slog.Attr{
+			slog.String("reason", string(reason)),
+			slog.Int("status", status),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+		}, extra...)
+		if user != "" {
+			attrs = append(attrs, slog.String("user", user))
+		}
+		if err != nil {
+			// Refusal details are built by this package and never contain
+			// the credential.
+			attrs = append(attrs, slog.String("detail", err.Error()))
+		}
+		f.logger.LogAttrs(ctx, levelFor(reason), "auth refused", attrs...)
+	}
+	if f.onRefusal != nil {
+		f.onRefusal(ctx, reason)
+	}
+	if f.deny != nil {
+		f.deny(w, r, status)
+		return
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// levelFor logs ordinary refusals (no sign-in yet, an expired token) at
+// Info, signs of tampering at Warn and our own failures at Error, so alerts
+// can key on the level.
+func levelFor(reason Reason) slog.Level {
+	switch reason {
+	case ReasonMissing, ReasonExpired, ReasonForbiddenRole:
+		return slog.LevelInfo
+	case ReasonKeysUnavailable, ReasonInternal:
+		return slog.LevelError
+	}
+	return slog.LevelWarn
+}

@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"net/textproto"
+)
+
+// Default header names of the sign-on proxy contract.
+const (
+	DefaultProxySecretHeader = "X-Auth-Proxy-Secret"
+	DefaultProxyUserHeader   = "X-Forwarded-User"
+	DefaultProxyGroupsHeader = "X-Forwarded-Groups"
+	// MinProxySecretBytes is the shortest shared secret accepted.
+	MinProxySecretBytes = 32
+)
+
+// ProxyOptions configures Proxy.
+type ProxyOptions struct {
+	// Secret is the value the proxy sends in SecretHeader. At least
+	// MinProxySecretBytes long.
+	Secret       []byte
+	SecretHeader string // default DefaultProxySecretHeader
+	UserHeader   string // default DefaultProxyUserHeader
+	GroupsHeader string // default DefaultProxyGroupsHeader
+	// UserDomain is a suffix such as "@example.edu" stripped from names.
+	UserDomain string
+}
+
+// Proxy trusts identity headers set by a single-sign-on reverse proxy (the
+// original "weblogin" contract: X-Forwarded-User, colon-separated
+// X-Forwarded-Groups) only when the request also carries the proxy's shared
+// secret. On Cloud Run anyone can send any header, so headers without the
+// secret are ignored and the request is unauthenticated.
+//
+// Ambiguous input is refused rather than resolved: a secret, user or groups
+// header sent twice, or a value with control characters.
+type Proxy struct {
+	secretSum    [sha256.Size]byte
+	secretHeader string
+	userHeader   string
+	groupsHeader string
+	userDomain   string
+}
+
+// NewProxy checks the options and returns a Proxy.
+func NewProxy(o ProxyOptions) (*Proxy, error) {
+	if len(o.Secret) < MinProxySecretBytes {
+		return nil, errorf("proxy secret must be at least %d bytes, got %d", MinProxySecretBytes, len(o.Secret))
+	}
+	p := &Proxy{
+		secretSum:    sha256.Sum256(o.Secret),
+		secretHeader: headerName(o.SecretHeader, DefaultProxySecretHeader),
+		userHeader:   headerName(o.UserHeader, DefaultProxyUserHeader),
+		groupsHeader: headerName(o.GroupsHeader, DefaultProxyGroupsHeader),
+		userDomain:   o.UserDomain,
+	}
+	if p.secretHeader == p.userHeader || p.secretHeader == p.groupsHeader || p.userHeader == p.groupsHeader {
+		return nil, errorf("proxy secret, user and groups headers must differ")
+	}
+	return p, nil
+}
+
+func headerName(name, def string) string {
+	if name == "" {
+		name = def
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}
+
+// Authenticate implements Authenticator.
+func (p *Proxy) Authenticate(r *http.Request) (User, error) {
+	secrets := r.Header.Values(p.secretHeader)
+	users := r.Header.Values(p.userHeader)
+	groups := r.Header.Values(p.groupsHeader)
+	switch {
+	case len(secrets) == 0 && len(users)+len(groups) > 0:
+		return User{}, refuse(ReasonUntrustedProxy, "identity headers without the proxy secret; ignored")
+	case len(secrets) == 0:
+		return User{}, errMissing("no proxy identity headers")
+	case len(secrets) > 1:
+		return User{}, refuse(ReasonAmbiguous, "proxy secret header sent %d times", len(secrets))
+	case !p.secretMatches(secrets[0]):
+		return User{}, refuse(ReasonUntrustedProxy, "proxy secret does not match; identity headers ignored")
+	case len(users) > 1:
+		return User{}, refuse(ReasonAmbiguous, "user header sent %d times", len(users))
+	case len(groups) > 1:
+		return User{}, refuse(ReasonAmbiguous, "groups header sent %d times", len(groups))
+	case len(users) == 0:
+		return User{}, errMissing("proxy sent no user")
+	}
+	name, err := userName(users[0], p.userDomain)
+	if err != nil {
+		return User{}, err
+	}
+	var gs []string
+	if len(groups) == 1 {
+		if gs, err = ParseGroups(groups[0]); err != nil {
+			return User{}, err
+		}
+	}
+	return User{Name: name, Groups: gs}, nil
+}
+
+// secretMatches compares in constant time. Hashing first makes the time
+// independent of the length of either value too, so a caller learns
+// nothing about the secret's length.
+func (p *Proxy) secretMatches(got string) bool {
+	sum := sha256.Sum256([]byte(got))
+	return subtle.ConstantTimeCompare(sum[:], p.secretSum[:]) == 1
+}
