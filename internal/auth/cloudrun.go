@@ -59,8 +59,8 @@ func NewCloudRunIAM(o CloudRunIAMOptions) (*CloudRunIAM, error) {
 	}
 	return &CloudRunIAM{
 		v: &tokenVerifier{
-			keys:        NewKeySet(url, o.KeySet),
-			alg:         jose.RS256,
+			keys: NewKeySet(url, o.KeySet),
+			alg:  jose.RS256,
 			// The two spellings of the issuer Google puts in ID tokens.
 			issuers:     []string{"https://accounts.google.com", "accounts.google.com"},
 			audiences:   o.Audiences,
