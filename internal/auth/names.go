@@ -41,8 +41,11 @@ func userName(raw, domain string) (string, error) {
 	if name == "" {
 		return "", errMissing("empty user")
 	}
-	if domain != "" && len(name) > len(domain) && asciiEqualFold(name[len(name)-len(domain):], domain) {
-		name = name[:len(name)-len(domain)]
+	if domain != "" && len(name) >= len(domain) && asciiEqualFold(name[len(name)-len(domain):], domain) {
+		name = strings.TrimSpace(name[:len(name)-len(domain)])
+		if name == "" {
+			return "", errMissing("user is only the domain")
+		}
 	}
 	return name, nil
 }
