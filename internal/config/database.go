@@ -64,6 +64,8 @@ func loadDatabase(p *parser) Database {
 		p.problem("DB_CONNECT_TIMEOUT", "must be greater than zero")
 	}
 	switch {
+	case d.URL == "" && d.InstanceConnectionName == "":
+		p.problem("DATABASE_URL", "set DATABASE_URL (any libpq URL) or INSTANCE_CONNECTION_NAME (Cloud SQL); `make run` starts a local PostgreSQL for you")
 	case d.URL != "" && d.InstanceConnectionName != "":
 		p.problem("DATABASE_URL", "set either DATABASE_URL or INSTANCE_CONNECTION_NAME, not both")
 	case d.URL != "":

@@ -283,6 +283,10 @@ func serverCredential() (*syscall.Credential, error) {
 // prepareDir creates dir and, when the server runs as another user, hands it
 // over and checks that user can reach it.
 func prepareDir(dir string, cred *syscall.Credential) error {
+	// Parents we create must let the server user pass through.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("pgtest: create %s: %w", filepath.Dir(dir), err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("pgtest: create %s: %w", dir, err)
 	}

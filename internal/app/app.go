@@ -1,0 +1,139 @@
+// Package app wires the service together from a Config: database pool,
+// background health checks and migrations, the item store and the web
+// dependencies. cmd/server and the Functions Framework registration in
+// package function both start the service through it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"example.com/example-function/internal/auth"
+	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/config"
+	"example.com/example-function/internal/database"
+	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/items"
+	"example.com/example-function/internal/web"
+)
+
+// HealthInterval is how often the database is checked in the background.
+const HealthInterval = 5 * time.Second
+
+// App is a started service.
+type App struct {
+	// Deps are the handlers' dependencies; function.NewHandlers turns them
+	// into the "app" and "healthz" handlers.
+	Deps web.Deps
+
+	db     *database.DB
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	logger *slog.Logger
+}
+
+// Option adjusts Start.
+type Option func(*options)
+
+type options struct {
+	dbOpts []database.Option
+}
+
+// WithDatabaseOptions passes options to database.Open (tests use it to
+// point the Cloud SQL connector at a fake).
+func WithDatabaseOptions(opts ...database.Option) Option {
+	return func(o *options) { o.dbOpts = append(o.dbOpts, opts...) }
+}
+
+// Start opens the pool without connecting, starts background health checks
+// and (when enabled) migrations with retry, and returns at once: a database
+// outage never stops the service from starting.
+func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := database.Open(ctx, cfg.Database, o.dbOpts...)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := authenticator(cfg.Auth, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	checker := health.NewChecker(db.Pool.Ping, logger)
+	a := &App{
+		db:     db,
+		logger: logger,
+		Deps: web.Deps{
+			Items:   items.NewStore(db.Pool),
+			Health:  checker,
+			Authn:   authn,
+			Logger:  logger,
+			Build:   buildinfo.Get(),
+			Started: time.Now(),
+		},
+	}
+	// Background work outlives the start-up context; Close stops it.
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.wg.Go(func() { checker.Run(bg, HealthInterval) })
+	if cfg.Database.Migrate {
+		a.wg.Go(func() { a.migrate(bg, checker) })
+	} else {
+		checker.SetMigrated()
+	}
+	return a, nil
+}
+
+// migrate applies migrations, retrying with capped exponential backoff
+// until it succeeds or the app closes; /readyz stays 503 until then.
+func (a *App) migrate(ctx context.Context, checker *health.Checker) {
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := database.Migrate(actx, a.db.Pool)
+		cancel()
+		if err == nil {
+			checker.SetMigrated()
+			a.logger.Info("database migrations applied", slog.Int("attempt", attempt))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		a.logger.Warn("database migrations failed; retrying",
+			slog.Int("attempt", attempt), slog.Duration("retry_in", delay), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// DB returns the pool wrapper (for tools like cmd/dev's seeding).
+func (a *App) DB() *database.DB { return a.db }
+
+// Close stops background work and closes the pool (then the dialer).
+func (a *App) Close() {
+	a.cancel()
+	a.wg.Wait()
+	a.db.Close()
+}
+
+func authenticator(c config.Auth, logger *slog.Logger) (auth.Authenticator, error) {
+	switch c.Mode {
+	case "dev":
+		logger.Warn("AUTH_MODE=dev: every request is signed in as the fixed dev user", slog.String("user", c.DevUser))
+		return auth.Dev{User: auth.User{Name: c.DevUser, Groups: c.DevGroups}}, nil
+	case "none", "":
+		return auth.None{}, nil
+	}
+	return nil, fmt.Errorf("app: unknown AUTH_MODE %q", c.Mode)
+}

@@ -1,0 +1,179 @@
+package items
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is the part of pgxpool.Pool (or pgx.Conn, or a pgx.Tx) the store uses.
+type DB interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Store reads and writes items in PostgreSQL.
+type Store struct {
+	db DB
+}
+
+// NewStore returns a store on db.
+func NewStore(db DB) *Store { return &Store{db: db} }
+
+const columns = `id, name, description, created_by, created_at, updated_by, updated_at, version`
+
+// Page asks for one page of the newest-first listing.
+type Page struct {
+	Limit int
+	After *Cursor // nil for the first page
+}
+
+// List returns up to p.Limit items after p.After, and the cursor of the next
+// page when there is one.
+func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
+	// One row more than asked tells whether another page follows.
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if p.After == nil {
+		rows, err = s.db.Query(ctx, `SELECT `+columns+` FROM items
+			ORDER BY created_at DESC, id DESC LIMIT $1`, p.Limit+1)
+	} else {
+		rows, err = s.db.Query(ctx, `SELECT `+columns+` FROM items
+			WHERE (created_at, id) < ($1, $2)
+			ORDER BY created_at DESC, id DESC LIMIT $3`, p.After.CreatedAt, p.After.ID, p.Limit+1)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list items: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanItem)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list items: %w", err)
+	}
+	if len(list) <= p.Limit {
+		return list, nil, nil
+	}
+	list = list[:p.Limit]
+	next := CursorOf(list[len(list)-1])
+	return list, &next, nil
+}
+
+// Get returns the item with id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (Item, error) {
+	rows, _ := s.db.Query(ctx, `SELECT `+columns+` FROM items WHERE id = $1`, id)
+	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Item{}, ErrNotFound
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("get item %d: %w", id, err)
+	}
+	return it, nil
+}
+
+// Create stores a new item made by user.
+func (s *Store) Create(ctx context.Context, in Input, user string) (Item, error) {
+	in = in.Normalize()
+	if err := in.Validate(); err != nil {
+		return Item{}, err
+	}
+	rows, _ := s.db.Query(ctx, `INSERT INTO items (name, description, created_by, updated_by)
+		VALUES ($1, $2, $3, $3) RETURNING `+columns, in.Name, in.Description, user)
+	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
+	if err != nil {
+		return Item{}, fmt.Errorf("create item: %w", err)
+	}
+	return it, nil
+}
+
+// AnyVersion skips the optimistic-locking check of Update, Apply and Delete.
+const AnyVersion int64 = 0
+
+// Update replaces the item's fields. With a version other than AnyVersion it
+// only succeeds while the item is still at that version; otherwise it returns
+// a *ConflictError holding the current item.
+func (s *Store) Update(ctx context.Context, id int64, in Input, version int64, user string) (Item, error) {
+	in = in.Normalize()
+	if err := in.Validate(); err != nil {
+		return Item{}, err
+	}
+	name, desc := in.Name, in.Description
+	return s.Apply(ctx, id, Patch{Name: &name, Description: &desc}, version, user)
+}
+
+// Apply changes the fields the patch sets, with the same version rule as
+// Update. The change happens in one statement, so concurrent patches of
+// different fields never lose each other's work.
+func (s *Store) Apply(ctx context.Context, id int64, p Patch, version int64, user string) (Item, error) {
+	if p.Name != nil {
+		n := Input{Name: *p.Name}.Normalize().Name
+		p.Name = &n
+	}
+	if err := p.Validate(); err != nil {
+		return Item{}, err
+	}
+	rows, _ := s.db.Query(ctx, `UPDATE items SET
+			name = COALESCE($2, name),
+			description = COALESCE($3, description),
+			updated_by = $4, updated_at = now(), version = version + 1
+		WHERE id = $1 AND ($5 = 0 OR version = $5)
+		RETURNING `+columns, id, p.Name, p.Description, user, version)
+	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Item{}, s.missOrConflict(ctx, id)
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("update item %d: %w", id, err)
+	}
+	return it, nil
+}
+
+// Delete removes the item, with the same version rule as Update.
+func (s *Store) Delete(ctx context.Context, id int64, version int64) error {
+	var deleted int64
+	err := s.db.QueryRow(ctx, `DELETE FROM items WHERE id = $1 AND ($2 = 0 OR version = $2) RETURNING id`,
+		id, version).Scan(&deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.missOrConflict(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete item %d: %w", id, err)
+	}
+	return nil
+}
+
+// missOrConflict explains why a versioned write touched no row.
+func (s *Store) missOrConflict(ctx context.Context, id int64) error {
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return err // ErrNotFound or a database error
+	}
+	return &ConflictError{Current: cur}
+}
+
+func scanItem(row pgx.CollectableRow) (Item, error) {
+	var it Item
+	err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedBy, &it.CreatedAt,
+		&it.UpdatedBy, &it.UpdatedAt, &it.Version)
+	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
+	return it, err
+}
+
+// IsUnavailable reports whether err means the database could not be reached
+// (as opposed to a bad query), so callers can answer 503 instead of 500.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exceptions; 57P0x: server shutting down.
+		return len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:4] == "57P0")
+	}
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err)
+}

@@ -1,0 +1,93 @@
+// Package server runs the service behind its own http.Server: timeouts,
+// HTTP/1.1 plus unencrypted HTTP/2 (h2c, which Cloud Run speaks to the
+// container when --use-http2 is set), and a graceful drain on shutdown.
+// cmd/server and cmd/dev are thin mains around Main.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"example.com/example-function/function"
+	"example.com/example-function/internal/app"
+	"example.com/example-function/internal/config"
+)
+
+// Main loads the configuration, starts the service and serves until ctx
+// ends (SIGTERM/SIGINT), then drains in-flight requests and closes the
+// pool. Invalid configuration returns an error naming every bad variable.
+func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...app.Option) error {
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(cfg.Log, stdout)
+	logger.Info("starting", slog.Any("config", cfg))
+
+	a, err := app.Start(ctx, cfg, logger, opts...)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	defer a.Close()
+
+	h, err := function.NewHandlers(a.Deps)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	return Serve(ctx, cfg.Server, h.App, logger)
+}
+
+// Serve listens on cfg.Port and serves h until ctx ends, then shuts down
+// within cfg.ShutdownTimeout.
+func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.Logger) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Protocols:         &protocols,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("listening", slog.String("addr", ln.Addr().String()))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down: draining in-flight requests", slog.Duration("timeout", cfg.ShutdownTimeout))
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running after the budget are cut off: Cloud Run
+		// would kill the container moments later anyway.
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: drain did not finish within %s: %w", cfg.ShutdownTimeout, err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("drained", slog.Duration("took", time.Since(start)))
+	return nil
+}

@@ -1,0 +1,253 @@
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"example.com/example-function/internal/auth"
+	"example.com/example-function/internal/items"
+)
+
+// Page sizes of GET /api/items.
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+type listResponse struct {
+	Items      []items.Item `json:"items"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
+	page, p := parsePage(r, defaultLimit)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	list, next, err := s.Items.List(r.Context(), page)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	resp := listResponse{Items: list}
+	if resp.Items == nil {
+		resp.Items = []items.Item{}
+	}
+	if next != nil {
+		resp.NextCursor = next.Encode()
+		w.Header().Set("Link", `</api/items?limit=`+strconv.Itoa(page.Limit)+`&cursor=`+resp.NextCursor+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// parsePage reads limit and cursor query parameters.
+func parsePage(r *http.Request, def int) (items.Page, *problem) {
+	q := r.URL.Query()
+	page := items.Page{Limit: def}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return page, &problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Title: "Invalid parameter",
+				Detail: "limit must be a whole number from 1 to " + strconv.Itoa(maxLimit) + "."}
+		}
+		page.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		c, err := items.DecodeCursor(v)
+		if err != nil {
+			return page, &problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Title: "Invalid parameter",
+				Detail: "cursor is not one this API handed out; start again without it."}
+		}
+		page.After = &c
+	}
+	return page, nil
+}
+
+func (s *server) apiGet(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.apiError(w, r, items.ErrNotFound)
+		return
+	}
+	it, err := s.Items.Get(r.Context(), id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(it.Version))
+	if matchesETag(r.Header.Get("If-None-Match"), it.Version) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, it)
+}
+
+func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
+	fields, p := decodeItem(w, r, "application/json")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	it, err := s.Items.Create(r.Context(), items.Input{
+		Name: fields["name"].value, Description: fields["description"].value,
+	}, userName(r))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "item created", slog.Int64("item_id", it.ID))
+	w.Header().Set("Location", "/api/items/"+strconv.FormatInt(it.ID, 10))
+	w.Header().Set("ETag", etag(it.Version))
+	writeJSON(w, http.StatusCreated, it)
+}
+
+// apiPut replaces the item: absent fields become empty (and an empty name
+// is invalid).
+func (s *server) apiPut(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.apiError(w, r, items.ErrNotFound)
+		return
+	}
+	fields, p := decodeItem(w, r, "application/json")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	it, err := s.Items.Update(r.Context(), id, items.Input{
+		Name: fields["name"].value, Description: fields["description"].value,
+	}, version, userName(r))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(it.Version))
+	writeJSON(w, http.StatusOK, it)
+}
+
+// apiPatch applies a JSON merge patch (RFC 7396): absent fields stay, null
+// clears the description (and is invalid for the name).
+func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.apiError(w, r, items.ErrNotFound)
+		return
+	}
+	fields, p := decodeItem(w, r, "application/merge-patch+json", "application/json")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	var patch items.Patch
+	if f, ok := fields["name"]; ok {
+		patch.Name = &f.value // null -> "" -> "must not be empty"
+	}
+	if f, ok := fields["description"]; ok {
+		patch.Description = &f.value
+	}
+	it, err := s.Items.Apply(r.Context(), id, patch, version, userName(r))
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(it.Version))
+	writeJSON(w, http.StatusOK, it)
+}
+
+func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.apiError(w, r, items.ErrNotFound)
+		return
+	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	if err := s.Items.Delete(r.Context(), id, version); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "item deleted", slog.Int64("item_id", id))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pathID parses the {id} path segment; anything but a positive integer is
+// treated as an unknown item.
+func pathID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func userName(r *http.Request) string {
+	u, _ := auth.FromContext(r.Context())
+	return u.Name
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch returns the version an If-Match header requires, or AnyVersion
+// when there is none. A header naming no version we could have issued can
+// never match: 412, as RFC 9110 says.
+func ifMatch(r *http.Request) (int64, *problem) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return items.AnyVersion, nil
+	}
+	if n, ok := parseETag(v); ok {
+		return n, nil
+	}
+	return 0, &problem{Status: http.StatusPreconditionFailed, Type: "edit-conflict", Title: "Edit conflict",
+		Detail: "If-Match must be the ETag of the item as you read it, e.g. \"3\"."}
+}
+
+func parseETag(v string) (int64, bool) {
+	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[1:len(v)-1], 10, 64)
+	return n, err == nil && n > 0
+}
+
+// matchesETag implements If-None-Match's weak comparison for GET.
+func matchesETag(header string, version int64) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" {
+			return true
+		}
+		if n, ok := parseETag(t); ok && n == version {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

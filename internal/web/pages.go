@@ -1,0 +1,221 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"example.com/example-function/internal/items"
+)
+
+// formView is the data of the create and edit forms.
+type formView struct {
+	Item    items.Item // ID 0 for a new item
+	Name    string
+	Desc    string
+	Version int64
+	Errors  map[string]string
+}
+
+type conflictView struct {
+	Mine    items.Input
+	Current items.Item
+	Action  string // "edit" or "delete"
+}
+
+func (s *server) pageList(w http.ResponseWriter, r *http.Request) {
+	page, p := parsePage(r, defaultLimit)
+	if p != nil {
+		s.errorPage(w, r, http.StatusBadRequest)
+		return
+	}
+	list, next, err := s.Items.List(r.Context(), page)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	data := struct {
+		Items   []items.Item
+		Next    string
+		IsFirst bool
+	}{Items: list, IsFirst: page.After == nil}
+	if next != nil {
+		data.Next = next.Encode()
+	}
+	s.render(w, r, http.StatusOK, "list.html", "Items", data)
+}
+
+func (s *server) pageItem(w http.ResponseWriter, r *http.Request) {
+	it, ok := s.loadItem(w, r)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "item.html", it.Name, it)
+}
+
+func (s *server) pageNew(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "form.html", "New item", formView{})
+}
+
+func (s *server) pageCreate(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	in := items.Input{Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
+	it, err := s.Items.Create(r.Context(), in, userName(r))
+	if s.formInvalid(w, r, err, formView{Name: in.Name, Desc: in.Description}, "New item") {
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "item created", slog.Int64("item_id", it.ID))
+	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
+}
+
+func (s *server) pageEdit(w http.ResponseWriter, r *http.Request) {
+	it, ok := s.loadItem(w, r)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "form.html", "Edit "+it.Name,
+		formView{Item: it, Name: it.Name, Desc: it.Description, Version: it.Version})
+}
+
+func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.errorPage(w, r, http.StatusNotFound)
+		return
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	version, ok := formVersion(r)
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest)
+		return
+	}
+	in := items.Input{Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
+	it, err := s.Items.Update(r.Context(), id, in, version, userName(r))
+	form := formView{Item: items.Item{ID: id}, Name: in.Name, Desc: in.Description, Version: version}
+	if s.formInvalid(w, r, err, form, "Edit item") {
+		return
+	}
+	var conflict *items.ConflictError
+	if errors.As(err, &conflict) {
+		s.render(w, r, http.StatusConflict, "conflict.html", "Edit conflict",
+			conflictView{Mine: in, Current: conflict.Current, Action: "edit"})
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
+}
+
+func (s *server) pageConfirmDelete(w http.ResponseWriter, r *http.Request) {
+	it, ok := s.loadItem(w, r)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "delete.html", "Delete "+it.Name, it)
+}
+
+func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !ok {
+		s.errorPage(w, r, http.StatusNotFound)
+		return
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	version, ok := formVersion(r)
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest)
+		return
+	}
+	err := s.Items.Delete(r.Context(), id, version)
+	var conflict *items.ConflictError
+	if errors.As(err, &conflict) {
+		s.render(w, r, http.StatusConflict, "conflict.html", "Edit conflict",
+			conflictView{Current: conflict.Current, Action: "delete"})
+		return
+	}
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "item deleted", slog.Int64("item_id", id))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// loadItem fetches the item named by the path, answering the error page
+// itself when it cannot.
+func (s *server) loadItem(w http.ResponseWriter, r *http.Request) (items.Item, bool) {
+	id, ok := pathID(r)
+	if !ok {
+		s.errorPage(w, r, http.StatusNotFound)
+		return items.Item{}, false
+	}
+	it, err := s.Items.Get(r.Context(), id)
+	if err != nil {
+		s.pageError(w, r, err)
+		return items.Item{}, false
+	}
+	return it, true
+}
+
+// parseForm reads a urlencoded form body of bounded size.
+func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.errorPage(w, r, http.StatusRequestEntityTooLarge)
+		} else {
+			s.errorPage(w, r, http.StatusBadRequest)
+		}
+		return false
+	}
+	return true
+}
+
+// formInvalid re-renders the form with the field messages when err is a
+// validation error, keeping what the user typed.
+func (s *server) formInvalid(w http.ResponseWriter, r *http.Request, err error, form formView, title string) bool {
+	var verr *items.ValidationError
+	if !errors.As(err, &verr) {
+		return false
+	}
+	form.Errors = map[string]string{}
+	for _, f := range verr.Fields {
+		form.Errors[f.Field] = f.Message
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, "form.html", title, form)
+	return true
+}
+
+func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, items.ErrNotFound):
+		s.errorPage(w, r, http.StatusNotFound)
+	case items.IsUnavailable(err):
+		s.Logger.ErrorContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
+		s.errorPage(w, r, http.StatusServiceUnavailable)
+	default:
+		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
+		s.errorPage(w, r, http.StatusInternalServerError)
+	}
+}
+
+func formVersion(r *http.Request) (int64, bool) {
+	v, err := strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
+	return v, err == nil && v > 0
+}
+
+func itemURL(id int64) string { return "/items/" + strconv.FormatInt(id, 10) }

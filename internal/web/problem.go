@@ -1,0 +1,74 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"example.com/example-function/internal/items"
+)
+
+// ProblemTypeBase prefixes every problem "type"; the suffixes are stable
+// API: clients may switch on them.
+const ProblemTypeBase = "https://example.com/problems/"
+
+// problem is an RFC 9457 problem details object.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors lists invalid fields (validation problems only).
+	Errors []items.FieldError `json:"errors,omitempty"`
+	// CurrentVersion is the item's version now (edit conflicts only).
+	CurrentVersion int64 `json:"current_version,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, p problem) {
+	p.Type = ProblemTypeBase + p.Type
+	body, err := json.Marshal(p)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// apiError maps a store error to the problem the client sees. Only known
+// errors say anything specific; everything else is logged and becomes a
+// generic 500 or 503, so no SQL or driver text reaches a client.
+func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		verr     *items.ValidationError
+		conflict *items.ConflictError
+	)
+	switch {
+	case errors.Is(err, items.ErrNotFound):
+		writeProblem(w, problem{Status: http.StatusNotFound, Type: "not-found", Title: "Item not found",
+			Detail: "No item has this id."})
+	case errors.As(err, &verr):
+		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "validation", Title: "Invalid item",
+			Detail: verr.Error(), Errors: verr.Fields})
+	case errors.As(err, &conflict):
+		w.Header().Set("ETag", etag(conflict.Current.Version))
+		writeProblem(w, problem{Status: http.StatusPreconditionFailed, Type: "edit-conflict", Title: "Edit conflict",
+			Detail:         "The item was changed by " + conflict.Current.UpdatedBy + " since you read it; fetch it again and reapply your change.",
+			CurrentVersion: conflict.Current.Version})
+	case items.IsUnavailable(err):
+		s.Logger.ErrorContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "database-unavailable",
+			Title: "Service temporarily unavailable", Detail: "The database cannot be reached; try again shortly."})
+	default:
+		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
+			Detail: "Something went wrong on our side; it has been logged."})
+	}
+}

@@ -1,0 +1,110 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pages holds every page template, parsed once at start.
+type pages struct {
+	byName map[string]*template.Template
+}
+
+var funcs = template.FuncMap{
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}
+
+func parsePages() (*pages, error) {
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, n := range names {
+		if n == "templates/layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", n, err)
+		}
+		p.byName[n[len("templates/"):]] = t
+	}
+	return p, nil
+}
+
+// view is what every page template receives.
+type view struct {
+	Title string
+	User  string
+	Data  any
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a clean 500 instead of half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	t, ok := s.pages.byName[page]
+	if !ok {
+		s.Logger.ErrorContext(r.Context(), "unknown page template", slog.String("page", page))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, view{Title: title, User: userName(r), Data: data}); err != nil {
+		s.Logger.ErrorContext(r.Context(), "render page", slog.String("page", page), slog.String("error", err.Error()))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// errorPage renders an HTML error page for status.
+func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
+	msg := map[int]string{
+		http.StatusNotFound:              "There is nothing at this address.",
+		http.StatusMethodNotAllowed:      "This address does not accept that kind of request.",
+		http.StatusUnauthorized:          "You need to sign in to see this page.",
+		http.StatusForbidden:             "Your account may not do this.",
+		http.StatusRequestEntityTooLarge: "What you sent is too large.",
+		http.StatusBadRequest:            "The request could not be understood.",
+		http.StatusServiceUnavailable:    "The service cannot reach its database right now. Please try again in a moment.",
+		http.StatusInternalServerError:   "Something went wrong on our side. It has been logged.",
+	}[status]
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	s.render(w, r, status, "error.html", http.StatusText(status), struct {
+		Status  int
+		Message string
+	}{status, msg})
+}
+
+func staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFiles, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assets change with each release; a short cache keeps deploys
+		// visible quickly. (Content-hashed names come with asset bundling.)
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		fileServer.ServeHTTP(w, r)
+	})
+}

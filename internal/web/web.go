@@ -1,0 +1,174 @@
+// Package web is the HTTP surface of the service: HTML pages, the JSON API,
+// health endpoints and static assets, behind the middleware chain.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"example.com/example-function/internal/auth"
+	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/items"
+)
+
+// Deps is everything the handlers need. internal/app builds it from the
+// environment; tests build it by hand.
+type Deps struct {
+	Items   *items.Store
+	Health  *health.Checker
+	Authn   auth.Authenticator
+	Logger  *slog.Logger
+	Build   buildinfo.Info
+	Started time.Time
+	// Middleware wraps the whole app, outermost first (telemetry, security
+	// headers, ...). Authentication is added by New, inside these.
+	Middleware []func(http.Handler) http.Handler
+}
+
+// Server holds the parsed templates and dependencies.
+type server struct {
+	Deps
+	pages *pages
+}
+
+// NewApp returns the complete application handler: every route, /healthz
+// and /readyz included.
+func NewApp(d Deps) (http.Handler, error) {
+	s, err := newServer(d)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	var h http.Handler = routeErrors{mux: mux, s: s}
+	h = auth.Middleware{Authn: d.Authn, Public: isPublic, Deny: s.deny, Logger: d.Logger}.Wrap(h)
+	for i := len(d.Middleware) - 1; i >= 0; i-- {
+		h = d.Middleware[i](h)
+	}
+	return h, nil
+}
+
+// NewHealthz returns the handler of the "healthz" function: the health
+// check on any path.
+func NewHealthz(d Deps) (http.Handler, error) {
+	s, err := newServer(d)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(s.healthz), nil
+}
+
+func newServer(d Deps) (*server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Authn == nil {
+		d.Authn = auth.None{}
+	}
+	if d.Started.IsZero() {
+		d.Started = time.Now()
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &server{Deps: d, pages: p}, nil
+}
+
+func (s *server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /static/", staticHandler())
+
+	mux.HandleFunc("GET /api/items", s.apiList)
+	mux.HandleFunc("POST /api/items", s.apiCreate)
+	mux.HandleFunc("GET /api/items/{id}", s.apiGet)
+	mux.HandleFunc("PUT /api/items/{id}", s.apiPut)
+	mux.HandleFunc("PATCH /api/items/{id}", s.apiPatch)
+	mux.HandleFunc("DELETE /api/items/{id}", s.apiDelete)
+
+	mux.HandleFunc("GET /{$}", s.pageList)
+	mux.HandleFunc("GET /items/new", s.pageNew)
+	mux.HandleFunc("POST /items", s.pageCreate)
+	mux.HandleFunc("GET /items/{id}", s.pageItem)
+	mux.HandleFunc("GET /items/{id}/edit", s.pageEdit)
+	mux.HandleFunc("POST /items/{id}", s.pageUpdate)
+	mux.HandleFunc("GET /items/{id}/delete", s.pageConfirmDelete)
+	mux.HandleFunc("POST /items/{id}/delete", s.pageDelete)
+}
+
+// isPublic lists what needs no identity: probes and assets.
+func isPublic(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/") || p == "/favicon.ico"
+}
+
+func isAPI(r *http.Request) bool {
+	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")
+}
+
+// deny answers an authentication or authorisation refusal in the format
+// the caller expects.
+func (s *server) deny(w http.ResponseWriter, r *http.Request, status int) {
+	if isAPI(r) {
+		if status == http.StatusUnauthorized {
+			writeProblem(w, problem{Status: status, Type: "unauthenticated", Title: "Sign-in required",
+				Detail: "This request carries no accepted identity."})
+		} else {
+			writeProblem(w, problem{Status: status, Type: "forbidden", Title: "Forbidden",
+				Detail: "Your account may not do this."})
+		}
+		return
+	}
+	s.errorPage(w, r, status)
+}
+
+// routeErrors renders the mux's own 404 and 405 answers as problem JSON or
+// an HTML page, keeping the Allow header of a 405.
+type routeErrors struct {
+	mux *http.ServeMux
+	s   *server
+}
+
+func (re routeErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := re.mux.Handler(r)
+	if pattern != "" {
+		re.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	switch {
+	case rec.status == http.StatusMethodNotAllowed && isAPI(r):
+		writeProblem(w, problem{Status: rec.status, Type: "method-not-allowed", Title: "Method not allowed",
+			Detail: r.Method + " is not allowed here; allowed: " + rec.header.Get("Allow") + "."})
+	case rec.status == http.StatusNotFound && isAPI(r):
+		writeProblem(w, problem{Status: rec.status, Type: "not-found", Title: "Not found",
+			Detail: "No such resource."})
+	case rec.status == http.StatusNotFound || rec.status == http.StatusMethodNotAllowed:
+		re.s.errorPage(w, r, rec.status)
+	default:
+		// Redirects and anything else the mux decides: pass through as is.
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+	}
+}
+
+// statusRecorder captures the status and headers of the mux's error
+// handlers, discarding their plain-text bodies.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
