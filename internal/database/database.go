@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	"cloud.google.com/go/cloudsqlconn"
 	"github.com/jackc/pgx/v5"
@@ -65,7 +64,7 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 	case c.InstanceConnectionName != "":
 		// sslmode=disable: the connector already wraps the connection in
 		// mutual TLS; a second handshake inside the tunnel would only cost time.
-		dsn := fmt.Sprintf("user=%s dbname=%s sslmode=disable", quote(c.User), quote(c.Name))
+		dsn := fmt.Sprintf("user=%s dbname=%s sslmode=disable", quote(cloudSQLUser(c)), quote(c.Name))
 		if !c.IAMAuth {
 			dsn += " password=" + quote(c.Password)
 		}
@@ -89,19 +88,12 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 
 	db := &DB{}
 	if c.InstanceConnectionName != "" {
-		dopts := []cloudsqlconn.Option{cloudsqlconn.WithLazyRefresh()}
-		if c.IAMAuth {
-			dopts = append(dopts, cloudsqlconn.WithIAMAuthN())
-		}
-		dopts = append(dopts, o.dialerOpts...)
-		db.dialer, err = cloudsqlconn.NewDialer(ctx, dopts...)
+		db.dialer, err = newDialer(ctx, c, o.dialerOpts)
 		if err != nil {
-			return nil, fmt.Errorf("database: cloud sql dialer: %w", err)
+			return nil, err
 		}
-		instance, ipOpt := c.InstanceConnectionName, ipTypeOption(c.IPType)
-		pc.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return db.dialer.Dial(ctx, instance, ipOpt)
-		}
+		pc.ConnConfig.DialFunc = dialFunc(db.dialer, c)
+		pc.ConnConfig.OnPgError = explainLoginError(c, pc.ConnConfig.OnPgError)
 	}
 	db.Pool, err = pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
