@@ -22,7 +22,7 @@ import (
 // the test and serves their public halves as a JWK set from a local HTTP
 // server, counting every fetch.
 type fakeIssuer struct {
-	t       *testing.T
+	t       testing.TB
 	alg     jose.SignatureAlgorithm
 	srv     *httptest.Server
 	fetches atomic.Int64
@@ -33,7 +33,7 @@ type fakeIssuer struct {
 	private   map[string]crypto.Signer
 }
 
-func newFakeIssuer(t *testing.T, alg jose.SignatureAlgorithm) *fakeIssuer {
+func newFakeIssuer(t testing.TB, alg jose.SignatureAlgorithm) *fakeIssuer {
 	t.Helper()
 	f := &fakeIssuer{t: t, alg: alg, private: map[string]crypto.Signer{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +103,7 @@ func (f *fakeIssuer) sign(kid string, claims any) string {
 	return signWith(f.t, f.alg, k, kid, claims)
 }
 
-func signWith(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims any) string {
+func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
