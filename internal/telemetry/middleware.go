@@ -1,0 +1,297 @@
+package telemetry
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrument names follow the OpenTelemetry HTTP semantic conventions where
+// they exist; http.server.request.count is ours, because Cloud Monitoring
+// charts and ratio alerts need a plain counter rather than a histogram count.
+const (
+	MetricHTTPDuration = "http.server.request.duration"
+	MetricHTTPRequests = "http.server.request.count"
+	MetricHTTPActive   = "http.server.active_requests"
+
+	instrumentationName = "example.com/example-function/internal/telemetry"
+)
+
+// durationBuckets are the semantic conventions' advised boundaries (seconds).
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// HTTPOptions configures Middleware.
+type HTTPOptions struct {
+	// Logger receives the request lines and recovered panics (required).
+	Logger *slog.Logger
+	// Route returns the route pattern before the handler runs, so the span
+	// starts with its final name. With an *http.ServeMux:
+	//	func(r *http.Request) string { _, p := mux.Handler(r); return p }
+	// When nil, the pattern ServeMux stores in Request.Pattern is read after
+	// the handler returns; that works when the mux receives the very request
+	// the middleware passed on (no r.WithContext copy in between).
+	Route func(*http.Request) string
+	// Untraced reports requests that get no span and no request log line
+	// (they are still counted); nil means the /healthz and /readyz probes.
+	Untraced func(*http.Request) bool
+	// InternalError writes the 500 answer after a recovered panic, e.g. a
+	// problem+json body; nil writes a plain "Internal Server Error". It must
+	// not reveal the panic.
+	InternalError func(http.ResponseWriter, *http.Request)
+}
+
+// Middleware returns the outermost middleware: it extracts the incoming
+// trace context, runs the request in a server span named by its route,
+// records the HTTP metrics, logs one line per request with Cloud Logging's
+// httpRequest fields, and recovers panics (logged for Error Reporting,
+// answered with 500).
+func (t *Telemetry) Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
+	meter := t.MeterProvider.Meter(instrumentationName)
+	duration, err := meter.Float64Histogram(MetricHTTPDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		return nil, err
+	}
+	count, err := meter.Int64Counter(MetricHTTPRequests,
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Number of HTTP server requests, by route and status."))
+	if err != nil {
+		return nil, err
+	}
+	active, err := meter.Int64UpDownCounter(MetricHTTPActive,
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Number of HTTP server requests in flight."))
+	if err != nil {
+		return nil, err
+	}
+	if o.Untraced == nil {
+		o.Untraced = isProbe
+	}
+	if o.InternalError == nil {
+		o.InternalError = plainInternalError
+	}
+	m := &httpMiddleware{
+		o:        o,
+		tracer:   t.TracerProvider.Tracer(instrumentationName),
+		prop:     t.Propagator,
+		duration: duration,
+		count:    count,
+		active:   active,
+		service:  t.Options.ServiceName,
+		version:  t.Options.ServiceVersion,
+	}
+	return m.wrap, nil
+}
+
+func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
+
+type httpMiddleware struct {
+	o        HTTPOptions
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+	duration metric.Float64Histogram
+	count    metric.Int64Counter
+	active   metric.Int64UpDownCounter
+	service  string
+	version  string
+}
+
+// exchange is what the middleware learns while the handler runs.
+type exchange struct {
+	status       int
+	bytesWritten int64
+	wroteHeader  bool
+}
+
+func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := m.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		method := normalizeMethod(r.Method)
+		route := ""
+		if m.o.Route != nil {
+			route = routePath(m.o.Route(r))
+		}
+		traced := !m.o.Untraced(r)
+		span := trace.SpanFromContext(ctx) // the remote parent, or a no-op span
+		if traced {
+			ctx, span = m.tracer.Start(ctx, spanName(method, route),
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(requestAttrs(r, method)...))
+		}
+		base := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme(r))}
+		m.active.Add(ctx, 1, metric.WithAttributes(base...))
+
+		var ex exchange
+		ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
+			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+				return func(code int) {
+					if !ex.wroteHeader && code >= 200 {
+						ex.status, ex.wroteHeader = code, true
+					}
+					next(code)
+				}
+			},
+			Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+				return func(b []byte) (int, error) {
+					if !ex.wroteHeader {
+						ex.status, ex.wroteHeader = http.StatusOK, true
+					}
+					n, err := next(b)
+					ex.bytesWritten += int64(n)
+					return n, err
+				}
+			},
+			ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+				return func(src io.Reader) (int64, error) {
+					if !ex.wroteHeader {
+						ex.status, ex.wroteHeader = http.StatusOK, true
+					}
+					n, err := next(src)
+					ex.bytesWritten += n
+					return n, err
+				}
+			},
+		})
+		r2 := r.WithContext(ctx)
+
+		defer func() {
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // net/http compares it the same way
+				m.recovered(ctx, ww, r2, &ex, p, span)
+			}
+			if route == "" {
+				route = routePath(r2.Pattern)
+			}
+			status := ex.status
+			if status == 0 {
+				status = http.StatusOK // net/http answers 200 for a handler that wrote nothing
+			}
+			if p == http.ErrAbortHandler { //nolint:errorlint
+				status = 499 // the connection is dropped; nothing reaches the client
+			}
+			elapsed := time.Since(start)
+
+			attrs := append(base, semconv.HTTPResponseStatusCode(status))
+			if route != "" {
+				attrs = append(attrs, semconv.HTTPRoute(route))
+			}
+			if status >= 500 {
+				attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+			}
+			set := metric.WithAttributeSet(attribute.NewSet(attrs...))
+			m.duration.Record(ctx, elapsed.Seconds(), set)
+			m.count.Add(ctx, 1, set)
+			m.active.Add(ctx, -1, metric.WithAttributes(base...))
+
+			if traced {
+				if route != "" {
+					span.SetName(spanName(method, route))
+					span.SetAttributes(semconv.HTTPRoute(route))
+				}
+				span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+				if ex.bytesWritten > 0 {
+					span.SetAttributes(semconv.HTTPResponseBodySize(int(ex.bytesWritten)))
+				}
+				if status >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(status))
+					span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+				}
+				m.logRequest(ctx, r2, status, ex.bytesWritten, elapsed)
+				span.End()
+			}
+			if p == http.ErrAbortHandler { //nolint:errorlint
+				panic(p)
+			}
+		}()
+		next.ServeHTTP(ww, r2)
+	})
+}
+
+// spanName follows the HTTP semantic conventions: "{method} {route}", or the
+// method alone when no route matched (never the raw path: unbounded names).
+func spanName(method, route string) string {
+	if route == "" {
+		return method
+	}
+	return method + " " + route
+}
+
+// routePath turns a ServeMux pattern ("GET example.com/items/{id}") into
+// the route path ("/items/{id}") used by http.route and the span name.
+func routePath(pattern string) string {
+	if pattern == "" {
+		return ""
+	}
+	if _, rest, ok := strings.Cut(pattern, " "); ok {
+		pattern = strings.TrimLeft(rest, " \t")
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:] // drop a host
+	}
+	return pattern
+}
+
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true,
+	http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// normalizeMethod keeps attribute cardinality bounded, as the conventions ask.
+func normalizeMethod(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "_OTHER"
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func requestAttrs(r *http.Request, method string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(method),
+		semconv.URLPath(r.URL.Path),
+		semconv.URLScheme(scheme(r)),
+		semconv.NetworkProtocolVersion(protocolVersion(r)),
+	}
+	if r.Method != method {
+		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(r.Method))
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		attrs = append(attrs, semconv.ClientAddress(host))
+	}
+	return attrs
+}
+
+func protocolVersion(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 2:
+		return "2"
+	case 3:
+		return "3"
+	}
+	return "1." + strconv.Itoa(r.ProtoMinor)
+}

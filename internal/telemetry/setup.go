@@ -1,0 +1,141 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"go.opentelemetry.io/contrib/instrumentation/runtime"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"example.com/example-function/internal/config"
+)
+
+// Options configures Setup. FromConfig fills it from the service config.
+type Options struct {
+	ServiceName    string
+	ServiceVersion string
+	// Exporter is "gcp", "otlp", "stdout" or "none"; see config.Telemetry.
+	Exporter string
+	// Protocol is "http/protobuf" (default) or "grpc", for Exporter "otlp".
+	Protocol string
+	// ProjectID is the Google Cloud project (ResolveProjectID). Required for
+	// "gcp": it is the quota project and the resource's gcp.project_id.
+	ProjectID string
+	// APIEndpoint is the Telemetry API base URL (config.DefaultTelemetryAPI).
+	APIEndpoint string
+	// OnCloudRun turns on the GCP resource detector, which asks the metadata
+	// server for region and instance; elsewhere it is never called.
+	OnCloudRun bool
+	// Stdout receives the "stdout" exporter's output; nil means os.Stdout.
+	Stdout io.Writer
+}
+
+// FromConfig builds Options from the loaded config; projectID comes from
+// ResolveProjectID and version from buildinfo.
+func FromConfig(c config.Config, projectID, version string) Options {
+	return Options{
+		ServiceName:    c.Service,
+		ServiceVersion: version,
+		Exporter:       c.Telemetry.Exporter,
+		Protocol:       c.Telemetry.Protocol,
+		ProjectID:      projectID,
+		APIEndpoint:    c.Telemetry.APIEndpoint,
+		OnCloudRun:     c.OnCloudRun,
+	}
+}
+
+// Telemetry holds the providers built by Setup. Pass them explicitly (the
+// middleware, the pgx tracer and AppMetrics take them from here); call
+// SetGlobal as well for libraries that only know the global providers.
+type Telemetry struct {
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+	Options        Options
+
+	shutdown []func(context.Context) error
+}
+
+// Setup builds the tracer and meter providers, their exporters, the resource
+// and the Go runtime metrics. With Exporter "none" the providers still
+// create spans (so log lines carry trace ids) but nothing is exported.
+func Setup(ctx context.Context, o Options) (*Telemetry, error) {
+	if o.ServiceName == "" {
+		o.ServiceName = "example-function"
+	}
+	if o.APIEndpoint == "" {
+		o.APIEndpoint = config.DefaultTelemetryAPI
+	}
+	if o.Exporter == "gcp" && o.ProjectID == "" {
+		return nil, errors.New("telemetry: the gcp exporter needs a project id (GOOGLE_CLOUD_PROJECT or the metadata server)")
+	}
+	res, err := newResource(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := newExporters(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if exp.spans != nil {
+		topts = append(topts, sdktrace.WithBatcher(exp.spans))
+	}
+	if exp.metrics != nil {
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp.metrics)))
+	}
+	tp := sdktrace.NewTracerProvider(topts...)
+	mp := sdkmetric.NewMeterProvider(mopts...)
+	t := &Telemetry{
+		TracerProvider: tp,
+		MeterProvider:  mp,
+		Propagator:     Propagator(),
+		Options:        o,
+		// Traces first: the span batch is the bigger loss if time runs out.
+		shutdown: []func(context.Context) error{tp.Shutdown, mp.Shutdown},
+	}
+	if err := runtime.Start(runtime.WithMeterProvider(mp)); err != nil {
+		return nil, errors.Join(fmt.Errorf("telemetry: runtime metrics: %w", err), t.Shutdown(ctx))
+	}
+	return t, nil
+}
+
+// Shutdown flushes pending spans and a final metric collection, then stops
+// the exporters. Call it once, after the HTTP server drained and before the
+// database pool closes, with a context bounded by Cloud Run's 10 s.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, f := range t.shutdown {
+		if err := f(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("telemetry shutdown: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// SetGlobal installs the providers and propagator as OpenTelemetry's
+// globals, for libraries that read them (the Cloud SQL connector, for
+// one), and routes OpenTelemetry's internal errors (failed exports) to log.
+func (t *Telemetry) SetGlobal(log *slog.Logger) {
+	otel.SetTracerProvider(t.TracerProvider)
+	otel.SetMeterProvider(t.MeterProvider)
+	otel.SetTextMapPropagator(t.Propagator)
+	if log != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			log.Warn("telemetry export failed", "error", err)
+		}))
+	}
+}
