@@ -56,7 +56,9 @@ func TestCloudRunIAMRefusals(t *testing.T) {
 	f := newFakeIssuer(t, jose.RS256)
 	es := newFakeIssuer(t, jose.ES256)
 	a := newTestCloudRun(t, f)
-	valid := func() map[string]any { return claims("https://accounts.google.com", testServiceURL, "alice@example.edu") }
+	valid := func() map[string]any {
+		return claims("https://accounts.google.com", testServiceURL, "alice@example.edu")
+	}
 	with := func(k string, v any) map[string]any { c := valid(); c[k] = v; return c }
 	tests := []struct {
 		name   string

@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+func TestNewBuildsEachMode(t *testing.T) {
+	t.Parallel()
+	iap := newFakeIssuer(t, jose.ES256)
+	google := newFakeIssuer(t, jose.RS256)
+	tests := []struct {
+		opts Options
+		want string
+	}{
+		{Options{}, "auth.None"},
+		{Options{Mode: ModeNone}, "auth.None"},
+		{Options{Mode: ModeDev, Dev: User{Name: "dev"}}, "auth.Dev"},
+		{Options{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte(testSecret)}}, "*auth.Proxy"},
+		{Options{Mode: ModeIAP, IAPAudience: testIAPAudience, IAPKeysURL: iap.url()}, "*auth.IAP"},
+		{Options{Mode: ModeCloudRunIAM, CloudRunAudiences: []string{testServiceURL}, GoogleCertsURL: google.url()}, "*auth.CloudRunIAM"},
+	}
+	for _, tt := range tests {
+		a, err := New(tt.opts, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.opts.Mode, err)
+		}
+		if got := fmt.Sprintf("%T", a); got != tt.want {
+			t.Errorf("%q: got %s, want %s", tt.opts.Mode, got, tt.want)
+		}
+	}
+	for _, bad := range []Options{
+		{Mode: "saml"},
+		{Mode: ModeDev},
+		{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte("short")}},
+		{Mode: ModeIAP},
+		{Mode: ModeCloudRunIAM},
+	} {
+		if _, err := New(bad, nil); err == nil {
+			t.Errorf("New(%+v) accepted", bad)
+		}
+	}
+}
+
+func TestNewWarnsLoudlyAboutDevOnCloudRun(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	if _, err := New(Options{Mode: ModeDev, Dev: User{Name: "dev"}, DevOnCloudRun: true}, logger); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "level=ERROR") || !strings.Contains(buf.String(), "ON CLOUD RUN") {
+		t.Fatalf("no loud warning: %s", buf.String())
+	}
+}
+
+func TestNewProxyModeNeverLogsSecret(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	if _, err := New(Options{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte(testSecret)}}, logger); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), testSecret) || !strings.Contains(buf.String(), "mode=proxy") {
+		t.Fatalf("log: %s", buf.String())
+	}
+}
