@@ -177,6 +177,16 @@ func TestCloudBuildOrder(t *testing.T) {
 		t.Error("the PostgreSQL service container is not on the cloudbuild network")
 	}
 
+	migrate := step(t, b, "migrate")
+	if !strings.Contains(migrate.GetScript(), "./cmd/migrate") || !slices.Contains(migrate.GetSecretEnv(), "DB_PASSWORD") {
+		t.Error("migrate step does not run cmd/migrate with DB_PASSWORD from Secret Manager")
+	}
+	for _, sec := range b.GetAvailableSecrets().GetSecretManager() {
+		if sec.GetEnv() == "DB_PASSWORD" && !strings.Contains(sec.GetVersionName(), "${_DB_PASSWORD_SECRET}") {
+			t.Errorf("DB_PASSWORD comes from %q, not from ${_DB_PASSWORD_SECRET}", sec.GetVersionName())
+		}
+	}
+
 	deploy := step(t, b, "deploy").GetScript()
 	if !strings.Contains(deploy, "--no-traffic") || !strings.Contains(deploy, "--tag=candidate") {
 		t.Error("deploy must be --no-traffic with a revision tag, so the smoke test reaches only the new revision")
@@ -256,11 +266,9 @@ func TestCloudBuildImageNames(t *testing.T) {
 			t.Errorf("%s %q, want %q", name, got, want)
 		}
 	}
-	for _, id := range []string{"migrate", "deploy"} {
-		for _, ref := range imageRefs(t, step(t, b, id), gcloudImage, repo) {
-			if !slices.Contains(pushed, ref) {
-				t.Errorf("step %q runs %q, which the push step does not push (%q)", id, ref, pushed)
-			}
+	for _, ref := range imageRefs(t, step(t, b, "deploy"), gcloudImage, repo) {
+		if !slices.Contains(pushed, ref) {
+			t.Errorf("deploy runs %q, which the push step does not push (%q)", ref, pushed)
 		}
 	}
 }
@@ -334,7 +342,7 @@ func TestDockerfileBases(t *testing.T) {
 		"CGO_ENABLED=0", "-trimpath", "-s -w",
 		"-X example.com/example-function/internal/buildinfo.Version=${VERSION}",
 		"-X example.com/example-function/internal/buildinfo.Commit=${COMMIT}",
-		"./cmd/server", "./cmd/migrate",
+		"./cmd/server",
 		"USER 65532:65532", "ENV PORT=8080", `ENTRYPOINT ["/usr/local/bin/server"]`,
 	} {
 		if !strings.Contains(df, want) {

@@ -162,13 +162,17 @@ change gcloud secrets add-iam-policy-binding "$DB_PASSWORD_SECRET" --project="$P
   --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/secretmanager.secretAccessor --quiet
 
 step "Roles of the build service account $BUILD_EMAIL"
-# Deploy services and jobs (run.admin: the deploy also sets the service's IAM
-# policy for --[no-]allow-unauthenticated), write build logs.
-for role in roles/run.admin roles/logging.logWriter; do
+# Deploy the service (run.admin: the deploy also sets the service's IAM policy
+# for --[no-]allow-unauthenticated), write build logs, and reach Cloud SQL for
+# the migration step.
+for role in roles/run.admin roles/logging.logWriter roles/cloudsql.client; do
   change gcloud projects add-iam-policy-binding "$PROJECT_ID" \
     --member="serviceAccount:$BUILD_EMAIL" --role="$role" --condition=None --quiet
 done
-# Push to this repository only; act as the runtime account only.
+# Read the database password (migration step), push to this repository only,
+# act as the runtime account only.
+change gcloud secrets add-iam-policy-binding "$DB_PASSWORD_SECRET" --project="$PROJECT_ID" \
+  --member="serviceAccount:$BUILD_EMAIL" --role=roles/secretmanager.secretAccessor --quiet
 change gcloud artifacts repositories add-iam-policy-binding "$REPOSITORY" --project="$PROJECT_ID" \
   --location="$REGION" --member="serviceAccount:$BUILD_EMAIL" --role=roles/artifactregistry.writer --quiet
 change gcloud iam service-accounts add-iam-policy-binding "$RUNTIME_EMAIL" --project="$PROJECT_ID" \

@@ -1,0 +1,270 @@
+package deploy
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// stubGcloud is a stand-in for gcloud that records every call (arguments
+// separated by \x1f, one call per line) and keeps just enough state for the
+// setup script's look-ups: "create" makes a resource exist, "describe" of an
+// existing resource succeeds and prints its state file, anything else succeeds.
+const stubGcloud = `#!/usr/bin/env bash
+set -euo pipefail
+(IFS=$'\x1f'; printf '%s\n' "$*") >>"$STUB_DIR/calls"
+verb="" groups="" name="" flagname=""
+for a in "$@"; do
+  case "$a" in
+    --name=*) flagname=${a#--name=} ;;
+    -*) ;;
+    *)
+      if [[ -z "$verb" ]]; then
+        case "$a" in
+          describe|create|enable|add-iam-policy-binding|get-value|access) verb=$a ;;
+          *) groups="$groups${groups:+_}$a" ;;
+        esac
+      elif [[ -z "$name" ]]; then
+        name=$a
+      fi ;;
+  esac
+done
+[[ -n "$flagname" ]] && name=$flagname
+key="$STUB_DIR/state/${groups}_${name%%@*}"
+case "$groups/$verb" in
+  config/get-value) echo "$STUB_PROJECT"; exit 0 ;;
+  projects/describe) echo 123456789012; exit 0 ;;
+  secrets_versions/access) echo stub-password; exit 0 ;;
+esac
+case "$verb" in
+  describe) if [[ -f "$key" ]]; then cat "$key"; exit 0; fi; echo "NOT_FOUND: $key" >&2; exit 1 ;;
+  create)
+    mkdir -p "$STUB_DIR/state"; touch "$key"
+    for a in "$@"; do [[ "$a" == --data-file=- ]] && cat >"$key.stdin"; done
+    exit 0 ;;
+esac
+exit 0
+`
+
+type setupRun struct {
+	dir   string     // stub state: calls log and state/
+	calls [][]string // gcloud argv of the last run
+	out   string
+}
+
+func newSetupRun(t *testing.T) *setupRun {
+	t.Helper()
+	requireTool(t, "bash", "the setup script is a bash script")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gcloud"), []byte(stubGcloud), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &setupRun{dir: dir}
+}
+
+// run executes deploy/setup.sh with the stub first on PATH and returns the
+// gcloud calls it made.
+func (r *setupRun) run(t *testing.T, args ...string) {
+	t.Helper()
+	_ = os.Remove(filepath.Join(r.dir, "calls"))
+	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy", "setup.sh")}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"PATH="+r.dir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"STUB_DIR="+r.dir, "STUB_PROJECT=from-gcloud-config",
+		"PROJECT_ID=", "REGION=", "GITHUB=")
+	out, err := cmd.CombinedOutput()
+	r.out = string(out)
+	if err != nil {
+		t.Fatalf("setup.sh %v: %v\n%s", args, err, out)
+	}
+	r.calls = nil
+	log, err := os.ReadFile(filepath.Join(r.dir, "calls"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(log)) {
+		r.calls = append(r.calls, strings.Split(strings.TrimSuffix(line, "\n"), "\x1f"))
+	}
+}
+
+// find returns the calls that start with prefix and contain every one of args.
+func (r *setupRun) find(prefix string, args ...string) [][]string {
+	var found [][]string
+	for _, c := range r.calls {
+		if strings.HasPrefix(strings.Join(c, " "), prefix) && containsAll(c, args) {
+			found = append(found, c)
+		}
+	}
+	return found
+}
+
+func containsAll(call, args []string) bool {
+	for _, a := range args {
+		if !slices.Contains(call, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *setupRun) want(t *testing.T, prefix string, args ...string) {
+	t.Helper()
+	if len(r.find(prefix, args...)) == 0 {
+		t.Errorf("no call %q with %q; calls:\n%s", prefix, args, r.dump())
+	}
+}
+
+// changes are the calls that modify the project: everything but look-ups.
+func (r *setupRun) changes() []string {
+	var out []string
+	for _, c := range r.calls {
+		if slices.ContainsFunc(c, func(a string) bool {
+			return a == "describe" || a == "get-value" || a == "list"
+		}) {
+			continue
+		}
+		out = append(out, strings.Join(c, " "))
+	}
+	return out
+}
+
+func (r *setupRun) dump() string {
+	var b strings.Builder
+	for _, c := range r.calls {
+		b.WriteString("  gcloud " + strings.Join(c, " ") + "\n")
+	}
+	return b.String()
+}
+
+func TestSetupCreatesEverythingOnce(t *testing.T) {
+	t.Parallel()
+	r := newSetupRun(t)
+	r.run(t, "--github=acme/shop")
+	const p = "--project=from-gcloud-config"
+
+	r.want(t, "config get-value project")
+	r.want(t, "services enable", p, "run.googleapis.com", "sqladmin.googleapis.com",
+		"artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "secretmanager.googleapis.com",
+		"telemetry.googleapis.com")
+	r.want(t, "artifacts repositories create example-function", p, "--location=us-central1", "--repository-format=docker")
+	r.want(t, "iam service-accounts create example-function-run", p)
+	r.want(t, "iam service-accounts create example-function-build", p)
+	r.want(t, "sql instances create example-function", p, "--region=us-central1", "--database-version=POSTGRES_17")
+	r.want(t, "sql databases create app", "--instance=example-function")
+	r.want(t, "secrets create example-function-db-password", "--data-file=-")
+	r.want(t, "sql users create app", "--instance=example-function", "--password=stub-password")
+
+	run := "serviceAccount:example-function-run@from-gcloud-config.iam.gserviceaccount.com"
+	build := "serviceAccount:example-function-build@from-gcloud-config.iam.gserviceaccount.com"
+	for _, role := range []string{"roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
+		"roles/monitoring.metricWriter", "roles/cloudtrace.agent", "roles/telemetry.tracesWriter"} {
+		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+run, "--role="+role)
+	}
+	r.want(t, "secrets add-iam-policy-binding example-function-db-password", "--member="+run, "--role=roles/secretmanager.secretAccessor")
+	for _, role := range []string{"roles/run.admin", "roles/logging.logWriter", "roles/cloudsql.client"} {
+		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+build, "--role="+role)
+	}
+	r.want(t, "artifacts repositories add-iam-policy-binding example-function", "--member="+build, "--role=roles/artifactregistry.writer")
+	r.want(t, "iam service-accounts add-iam-policy-binding example-function-run@from-gcloud-config.iam.gserviceaccount.com",
+		"--member="+build, "--role=roles/iam.serviceAccountUser")
+	// Least privilege: neither account is an owner or editor of the project.
+	for _, c := range r.find("projects add-iam-policy-binding") {
+		if slices.Contains(c, "--role=roles/owner") || slices.Contains(c, "--role=roles/editor") {
+			t.Errorf("broad role granted: %q", c)
+		}
+	}
+	// The password went to Secret Manager on stdin, never as an argument.
+	secret, err := os.ReadFile(filepath.Join(r.dir, "state", "secrets_example-function-db-password.stdin"))
+	if err != nil || len(strings.TrimSpace(string(secret))) < 32 {
+		t.Errorf("secret created without a random password on stdin (%q, %v)", secret, err)
+	}
+	for _, c := range r.calls {
+		if strings.Contains(strings.Join(c, " "), strings.TrimSpace(string(secret))) {
+			t.Errorf("the generated password appears in argv: %q", c)
+		}
+	}
+
+	// GitHub is not authorized yet: the connection is created, the trigger waits.
+	r.want(t, "builds connections create github github", "--region=us-central1")
+	if len(r.find("builds triggers create")) != 0 {
+		t.Error("trigger created before the GitHub connection was authorized")
+	}
+	if !strings.Contains(r.out, "not authorized yet") {
+		t.Errorf("no hint to authorize the GitHub connection:\n%s", r.out)
+	}
+
+	// After authorizing in the browser, a re-run creates only what is missing.
+	if err := os.WriteFile(filepath.Join(r.dir, "state", "builds_connections_github"), []byte("COMPLETE\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, "--github=acme/shop")
+	var creates []string
+	for _, c := range r.changes() {
+		if strings.Contains(c, " create ") || strings.HasSuffix(c, " create") {
+			creates = append(creates, c)
+		}
+	}
+	if len(creates) != 2 {
+		t.Errorf("second run: want only the repository and trigger created, got:\n%s", strings.Join(creates, "\n"))
+	}
+	r.want(t, "builds repositories create shop", "--connection=github", "--remote-uri=https://github.com/acme/shop.git")
+	r.want(t, "builds triggers create github", "--name=example-function-release",
+		"--repository=projects/from-gcloud-config/locations/us-central1/connections/github/repositories/shop",
+		"--tag-pattern=^v.*$", "--build-config=cloudbuild.yaml",
+		"--service-account=projects/from-gcloud-config/serviceAccounts/example-function-build@from-gcloud-config.iam.gserviceaccount.com")
+
+	// A third run creates nothing (bindings and API enables are idempotent calls).
+	r.run(t, "--github=acme/shop")
+	for _, c := range r.changes() {
+		if strings.Contains(c, " create") {
+			t.Errorf("third run created something: %s", c)
+		}
+	}
+}
+
+func TestSetupDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	r := newSetupRun(t)
+	r.run(t, "--dry-run", "--project=demo", "--region=europe-west1", "--github=acme/shop")
+	if ch := r.changes(); len(ch) != 0 {
+		t.Errorf("--dry-run called gcloud to change things:\n%s", strings.Join(ch, "\n"))
+	}
+	if len(r.find("secrets versions access")) != 0 {
+		t.Error("--dry-run read the database password")
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "state")); !os.IsNotExist(err) {
+		t.Errorf("--dry-run created resources in the stub (state dir: %v)", err)
+	}
+	if len(r.calls) == 0 {
+		t.Fatal("--dry-run made no look-ups at all")
+	}
+	for _, want := range []string{
+		"would run: gcloud services enable --project=demo",
+		"would run: gcloud artifacts repositories create example-function --project=demo --location=europe-west1",
+		"would run: gcloud sql instances create example-function --project=demo --region=europe-west1",
+		"would create secret example-function-db-password",
+		"dry run: nothing was changed",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, r.out)
+		}
+	}
+}
+
+func TestSetupRejectsBadArguments(t *testing.T) {
+	t.Parallel()
+	r := newSetupRun(t)
+	for _, args := range [][]string{{"--bogus"}, {"--github=noslash", "--project=x"}} {
+		cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy", "setup.sh")}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+r.dir+string(os.PathListSeparator)+os.Getenv("PATH"), "STUB_DIR="+r.dir, "STUB_PROJECT=p")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("setup.sh %v: want exit 2, got %v\n%s", args, err, out)
+		}
+	}
+}
