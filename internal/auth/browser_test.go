@@ -147,7 +147,7 @@ func TestCrossOriginTrustedOrigins(t *testing.T) {
 			t.Errorf("Origin %s: %d, want %d", origin, w.Code, want)
 		}
 	}
-	if _, err := (CrossOrigin{TrustedOrigins: []string{"not a url"}}).Wrap(ok); err == nil {
+	if _, err := (CrossOrigin{TrustedOrigins: []string{"not a url"}}).Middleware(); err == nil {
 		t.Error("malformed trusted origin accepted")
 	}
 }

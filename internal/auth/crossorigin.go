@@ -28,6 +28,16 @@ type CrossOrigin struct {
 // Wrap returns next behind cross-origin protection. It fails only for a
 // malformed trusted origin.
 func (c CrossOrigin) Wrap(next http.Handler) (http.Handler, error) {
+	mw, err := c.Middleware()
+	if err != nil {
+		return nil, err
+	}
+	return mw(next), nil
+}
+
+// Middleware checks the trusted origins once and returns the wrapping
+// function, for middleware lists of type func(http.Handler) http.Handler.
+func (c CrossOrigin) Middleware() (func(http.Handler) http.Handler, error) {
 	cop := http.NewCrossOriginProtection()
 	for _, o := range c.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -35,6 +45,10 @@ func (c CrossOrigin) Wrap(next http.Handler) (http.Handler, error) {
 		}
 	}
 	f := refusal{c.Logger, c.OnRefusal, c.Deny}
+	return func(next http.Handler) http.Handler { return crossOriginHandler(cop, f, next) }, nil
+}
+
+func crossOriginHandler(cop *http.CrossOriginProtection, f refusal, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := cop.Check(r); err != nil {
 			f.write(w, r, http.StatusForbidden, ReasonCrossOrigin, err, "",
@@ -43,7 +57,7 @@ func (c CrossOrigin) Wrap(next http.Handler) (http.Handler, error) {
 			return
 		}
 		next.ServeHTTP(w, r)
-	}), nil
+	})
 }
 
 // safeOrigin keeps an attacker-chosen header short and printable in logs.

@@ -188,6 +188,9 @@ func TestKeyRotationRefetchesOnUnknownKid(t *testing.T) {
 	if _, err := a.Authenticate(iapRequest(f.sign("key-1", claims(IAPIssuer, testIAPAudience, "a@example.com")))); err != nil {
 		t.Fatal(err)
 	}
+	if f.fetches.Load() != 1 || a.KeySet().Fetches() != 1 {
+		t.Fatalf("fetches = %d/%d before rotation, want 1", f.fetches.Load(), a.KeySet().Fetches())
+	}
 	f.addKey("key-2", true) // IAP rotates, some time later
 	now.Add(int64(time.Minute))
 	u, err := a.Authenticate(iapRequest(f.sign("key-2", claims(IAPIssuer, testIAPAudience, "b@example.com"))))
@@ -326,6 +329,21 @@ func TestKeySetIgnoresUnusableKeys(t *testing.T) {
 	tok := signWith(t, jose.RS256, rsaIssuer.private["key-1"], "rsa", claims(IAPIssuer, testIAPAudience, "a@example.com"))
 	if _, err := a.Authenticate(iapRequest(tok)); ReasonOf(err) != ReasonBadAlgorithm {
 		t.Fatalf("RS256 token: %v, want bad_algorithm", err)
+	}
+}
+
+func TestKeySetWarm(t *testing.T) {
+	t.Parallel()
+	f := newFakeIssuer(t, jose.ES256)
+	a := newTestIAP(t, f, "")
+	if err := a.KeySet().Warm(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(iapRequest(f.sign("key-1", claims(IAPIssuer, testIAPAudience, "a@example.com")))); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.fetches.Load(); n != 1 {
+		t.Errorf("fetches = %d, want 1 (warm only)", n)
 	}
 }
 

@@ -78,6 +78,10 @@ func (ks *KeySet) Fetches() int {
 	return ks.fetches
 }
 
+// Warm fetches the set now, so the first signed-in request does not wait
+// for it. A failure is not fatal: the next request tries again.
+func (ks *KeySet) Warm(ctx context.Context) error { return ks.refresh(ctx) }
+
 // Key returns the public key with the given key id. It fetches the set when
 // it has none, when it is older than MaxAge, or when kid is unknown, subject
 // to the MinRefresh rate limit. The error is a *Refusal with
