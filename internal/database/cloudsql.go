@@ -66,6 +66,14 @@ func dialFunc(d *cloudsqlconn.Dialer, c config.Database) func(ctx context.Contex
 	}
 }
 
+// cloudSQLLookup keeps the instance connection name, which stands in the
+// pgx config as host, from being resolved in DNS: the dialer finds the
+// instance through the Admin API. One "address" also means pgx makes one
+// attempt per connection, not one per resolved address.
+func cloudSQLLookup(_ context.Context, host string) ([]string, error) {
+	return []string{host}, nil
+}
+
 // CloudSQLError is a failure to reach a Cloud SQL instance, with a hint
 // naming what to change. Unwrap gives the connector's own error.
 type CloudSQLError struct {

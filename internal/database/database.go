@@ -64,7 +64,10 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 	case c.InstanceConnectionName != "":
 		// sslmode=disable: the connector already wraps the connection in
 		// mutual TLS; a second handshake inside the tunnel would only cost time.
-		dsn := fmt.Sprintf("user=%s dbname=%s sslmode=disable", quote(cloudSQLUser(c)), quote(c.Name))
+		// host names the instance (the dialer ignores it) so connection
+		// errors say which instance they are about; see cloudSQLLookup.
+		dsn := fmt.Sprintf("host=%s port=3307 user=%s dbname=%s sslmode=disable",
+			quote(c.InstanceConnectionName), quote(cloudSQLUser(c)), quote(c.Name))
 		if !c.IAMAuth {
 			dsn += " password=" + quote(c.Password)
 		}
@@ -93,6 +96,7 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 			return nil, err
 		}
 		pc.ConnConfig.DialFunc = dialFunc(db.dialer, c)
+		pc.ConnConfig.LookupFunc = cloudSQLLookup
 		pc.ConnConfig.OnPgError = explainLoginError(c, pc.ConnConfig.OnPgError)
 	}
 	db.Pool, err = pgxpool.NewWithConfig(ctx, pc)

@@ -110,6 +110,7 @@ type Fake struct {
 	fault    Fault
 	tokens   map[string]string // client certificate serial -> IAM login token
 	dialed   []string
+	logins   []string // IAM logins admitted, as "user token"
 	loginErr []string // IAM login rejections, for test diagnostics
 	conns    map[net.Conn]struct{}
 	closed   bool
@@ -250,6 +251,14 @@ func (f *Fake) Dialed() []string {
 
 // OpenConns is the number of proxied connections currently open.
 func (f *Fake) OpenConns() int { return int(f.openConns.Load()) }
+
+// IAMLogins lists the IAM logins the fake admitted, each as "user token":
+// proof that the login token reached the instance.
+func (f *Fake) IAMLogins() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.logins...)
+}
 
 // LoginRejections lists the IAM logins the fake refused, with the reason.
 func (f *Fake) LoginRejections() []string {

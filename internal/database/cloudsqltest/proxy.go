@@ -116,6 +116,9 @@ func (f *Fake) handle(raw net.Conn) {
 				fmt.Sprintf("Cloud SQL IAM %s authentication failed for user %q", kind, user)))
 			return
 		}
+		f.mu.Lock()
+		f.logins = append(f.logins, user+" "+token)
+		f.mu.Unlock()
 	}
 
 	var d net.Dialer
