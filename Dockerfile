@@ -26,9 +26,9 @@ COPY . .
 # VERSION and COMMIT are what /healthz reports (internal/buildinfo).
 ARG VERSION=dev
 ARG COMMIT=unknown
-RUN ldflags="-s -w \
-      -X example.com/example-function/internal/buildinfo.Version=${VERSION} \
-      -X example.com/example-function/internal/buildinfo.Commit=${COMMIT}" \
+# The module path comes from go.mod, so a copy renamed with gonew still stamps.
+RUN mod=$(go list -m) \
+ && ldflags="-s -w -X ${mod}/internal/buildinfo.Version=${VERSION} -X ${mod}/internal/buildinfo.Commit=${COMMIT}" \
  && go build -trimpath -ldflags "$ldflags" -o /out/server ./cmd/server
 
 # distroless/static: CA certificates, tzdata, /etc/passwd with nonroot; no shell,

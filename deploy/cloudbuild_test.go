@@ -340,8 +340,9 @@ func TestDockerfileBases(t *testing.T) {
 	}
 	for _, want := range []string{
 		"CGO_ENABLED=0", "-trimpath", "-s -w",
-		"-X example.com/example-function/internal/buildinfo.Version=${VERSION}",
-		"-X example.com/example-function/internal/buildinfo.Commit=${COMMIT}",
+		"mod=$(go list -m)",
+		"-X ${mod}/internal/buildinfo.Version=${VERSION}",
+		"-X ${mod}/internal/buildinfo.Commit=${COMMIT}",
 		"./cmd/server",
 		"USER 65532:65532", "ENV PORT=8080", `ENTRYPOINT ["/usr/local/bin/server"]`,
 	} {
