@@ -36,6 +36,9 @@ type Options struct {
 	OnCloudRun bool
 	// Stdout receives the "stdout" exporter's output; nil means os.Stdout.
 	Stdout io.Writer
+	// MetricReaders are added to the exporter's reader; tests pass an
+	// sdkmetric.ManualReader to see every instrument the service creates.
+	MetricReaders []sdkmetric.Reader
 }
 
 // FromConfig builds Options from the loaded config; projectID comes from
@@ -93,6 +96,9 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	}
 	if exp.metrics != nil {
 		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp.metrics)))
+	}
+	for _, r := range o.MetricReaders {
+		mopts = append(mopts, sdkmetric.WithReader(r))
 	}
 	tp := sdktrace.NewTracerProvider(topts...)
 	mp := sdkmetric.NewMeterProvider(mopts...)
