@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,11 @@ func loadDatabase(p *parser) Database {
 		}
 		if d.Name == "" {
 			p.problem("DB_NAME", "is required with INSTANCE_CONNECTION_NAME")
+		}
+		if d.IAMAuth && d.User != "" && !strings.Contains(d.User, "@") {
+			// An IAM database user is always named after an email; a bare name
+			// is a built-in user, which cannot log in with a token.
+			p.problem("DB_USER", "must be the IAM principal's email when DB_IAM_AUTH=true (e.g. SA@PROJECT.iam.gserviceaccount.com), got %q", d.User)
 		}
 		if d.IAMAuth && d.Password != "" {
 			p.problem("DB_PASSWORD", "must be empty when DB_IAM_AUTH=true")

@@ -379,3 +379,19 @@ func TestCloudSQLDialerErrorAtOpen(t *testing.T) {
 		t.Fatalf("Open with a bad dialer option = %v, want a dialer error", err)
 	}
 }
+
+// TestCloudSQLIAMUserMustBeAnEmail: a bare user name with DB_IAM_AUTH=true
+// is caught at start-up, not as a puzzling login failure later.
+func TestCloudSQLIAMUserMustBeAnEmail(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"INSTANCE_CONNECTION_NAME": "test-project:europe-west1:test-instance",
+		"DB_NAME":                  "app",
+		"DB_IAM_AUTH":              "true",
+		"DB_USER":                  "app",
+	}
+	_, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "DB_USER: must be the IAM principal's email") {
+		t.Fatalf("config.Load = %v, want a DB_USER problem", err)
+	}
+}
