@@ -60,28 +60,39 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	if err != nil {
 		return nil, err
 	}
-	authn, err := authenticator(cfg.Auth, logger)
+	authn, err := auth.New(authOptions(cfg.Auth), logger)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("auth: %w", err)
 	}
+	policy := authPolicy(cfg.Auth)
 	checker := health.NewChecker(db.Pool.Ping, logger)
 	a := &App{
 		db:     db,
 		logger: logger,
 		Deps: web.Deps{
-			Items:   items.NewStore(db.Pool),
-			Health:  checker,
-			Authn:   authn,
-			Logger:  logger,
-			Build:   buildinfo.Get(),
-			Started: time.Now(),
+			Items:          items.NewStore(db.Pool),
+			Health:         checker,
+			Authn:          authn,
+			Policy:         &policy,
+			TrustedOrigins: cfg.Auth.TrustedOrigins,
+			Logger:         logger,
+			Build:          buildinfo.Get(),
+			Started:        time.Now(),
 		},
 	}
 	// Background work outlives the start-up context; Close stops it.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Go(func() { checker.Run(bg, HealthInterval) })
+	if ks, ok := authn.(interface{ KeySet() *auth.KeySet }); ok {
+		// Fetch the signing keys now so the first request does not wait.
+		a.wg.Go(func() {
+			if err := ks.KeySet().Warm(bg); err != nil {
+				logger.Warn("auth: cannot fetch signing keys yet; will retry on demand", slog.String("error", err.Error()))
+			}
+		})
+	}
 	if cfg.Database.Migrate {
 		a.wg.Go(func() { a.migrate(bg, checker) })
 	} else {
@@ -125,15 +136,4 @@ func (a *App) Close() {
 	a.cancel()
 	a.wg.Wait()
 	a.db.Close()
-}
-
-func authenticator(c config.Auth, logger *slog.Logger) (auth.Authenticator, error) {
-	switch c.Mode {
-	case "dev":
-		logger.Warn("AUTH_MODE=dev: every request is signed in as the fixed dev user", slog.String("user", c.DevUser))
-		return auth.Dev{User: auth.User{Name: c.DevUser, Groups: c.DevGroups}}, nil
-	case "none", "":
-		return auth.None{}, nil
-	}
-	return nil, fmt.Errorf("app: unknown AUTH_MODE %q", c.Mode)
 }

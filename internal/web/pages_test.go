@@ -135,3 +135,29 @@ func TestPagesListPaginates(t *testing.T) {
 	}
 	wantHTML(t, a.do("GET", "/?cursor=forged", "", ""), http.StatusBadRequest)
 }
+
+// The browser-safety layer sits in front of every route: a cross-site form
+// post is refused and stores nothing; every answer carries the headers.
+func TestBrowserSafetyOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	r := a.do("POST", "/items", formType, form("name", "forged"), "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	wantHTML(t, r, http.StatusForbidden)
+	r = a.do("POST", "/items", formType, form("name", "same site"), "Sec-Fetch-Site", "same-origin", "Origin", "http://example.com")
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("same-origin form post: %d %s", r.StatusCode, r.body)
+	}
+	var list struct{ Items []struct{ Name string } }
+	a.json("GET", "/api/items", "").decode(t, &list)
+	if len(list.Items) != 1 || list.Items[0].Name != "same site" {
+		t.Fatalf("items after forged post: %+v", list.Items)
+	}
+	for _, p := range []string{"/", "/nope", "/healthz", "/api/items", "/api/items/999", "/static/style.css"} {
+		r := a.do("GET", p, "", "")
+		csp := r.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Referrer-Policy") == "" {
+			t.Fatalf("%s lacks security headers: %v", p, r.Header)
+		}
+	}
+}

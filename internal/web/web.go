@@ -3,6 +3,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,11 +21,20 @@ type Deps struct {
 	Items   *items.Store
 	Health  *health.Checker
 	Authn   auth.Authenticator
-	Logger  *slog.Logger
+	// Policy grants roles (viewer, editor); nil lets any signed-in caller
+	// do anything, which only tests and dev mode without role lists use.
+	Policy *auth.Policy
+	// TrustedOrigins may send cross-origin unsafe requests (e.g. an IAP
+	// sign-in origin); everything else cross-site is refused with 403.
+	TrustedOrigins []string
+	// OnAuthRefusal counts refusals by reason (telemetry); may be nil.
+	OnAuthRefusal func(context.Context, auth.Reason)
+	Logger        *slog.Logger
 	Build   buildinfo.Info
 	Started time.Time
-	// Middleware wraps the whole app, outermost first (telemetry, security
-	// headers, ...). Authentication is added by New, inside these.
+	// Middleware wraps the whole app, outermost first (recovery, telemetry,
+	// request log). Security headers, cross-origin protection and
+	// authentication are added by NewApp, inside these.
 	Middleware []func(http.Handler) http.Handler
 }
 
@@ -44,7 +54,16 @@ func NewApp(d Deps) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = routeErrors{mux: mux, s: s}
-	h = auth.Middleware{Authn: d.Authn, Public: isPublic, Deny: s.deny, Logger: d.Logger}.Wrap(h)
+	h = auth.Middleware{Authn: s.Authn, Policy: d.Policy, Public: isPublic, Deny: s.deny,
+		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
+	// A forged cross-site write is refused before any identity is looked at.
+	h, err = auth.CrossOrigin{TrustedOrigins: d.TrustedOrigins, Deny: s.deny,
+		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
+	if err != nil {
+		return nil, err
+	}
+	// Outside the refusals, so 401/403/404 pages carry the headers too.
+	h = auth.SecurityHeaders(h)
 	for i := len(d.Middleware) - 1; i >= 0; i-- {
 		h = d.Middleware[i](h)
 	}
