@@ -1,0 +1,193 @@
+package main_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/proctest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var devEnv = []string{"AUTH_MODE=dev", "DEV_USER=tester@example.com"}
+
+func TestInvalidConfigurationExitsNamingEveryProblem(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server")
+	p := proctest.Start(t, bin, "DB_MAX_CONNS=0", "LOG_LEVEL=loud", "AUTH_MODE=magic")
+	if code := p.Wait(t, 10*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	for _, v := range []string{"DATABASE_URL", "DB_MAX_CONNS", "LOG_LEVEL", "AUTH_MODE"} {
+		if !strings.Contains(p.Output(), v) {
+			t.Errorf("error does not name %s:\n%s", v, p.Output())
+		}
+	}
+}
+
+// The server listens before it reaches the database, answers /healthz 200
+// while PostgreSQL is down, /readyz 503, and recovers by itself (migrating
+// in the background) once PostgreSQL comes up: no restart needed.
+func TestStartsAndRecoversWithDatabaseDown(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server")
+	dbPort := proctest.FreePort(t)
+	dbURL := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", dbPort)
+	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+dbURL)...)
+	ready := p.WaitHTTP(t, "/healthz", 200, 10*time.Second)
+	t.Logf("exec to first /healthz 200 with the database down: %s", ready.Sub(p.Started))
+
+	var h struct {
+		Status   string
+		Database struct{ Status string }
+	}
+	getJSON(t, p.URL("/healthz"), 200, &h)
+	if h.Status != "degraded" {
+		t.Fatalf("healthz status %q, want degraded", h.Status)
+	}
+	p.WaitHTTP(t, "/readyz", 503, 5*time.Second)
+	res := post(t, p.URL("/api/items"), `{"name":"while down"}`)
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("POST while down: %d", res.StatusCode)
+	}
+
+	srv, err := pgtest.Start(context.Background(), pgtest.Options{Port: dbPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	p.WaitHTTP(t, "/readyz", 200, 45*time.Second)
+	if res := post(t, p.URL("/api/items"), `{"name":"after recovery"}`); res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST after recovery: %d", res.StatusCode)
+	}
+	getJSON(t, p.URL("/healthz"), 200, &h)
+	if h.Status != "ok" || h.Database.Status != "up" {
+		t.Fatalf("healthz after recovery: %+v", h)
+	}
+}
+
+// SIGTERM stops new connections but lets a request already in flight
+// finish, then exits 0 within Cloud Run's 10 s.
+func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server")
+	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+pgtest.NewDatabase(t))...)
+	p.WaitHTTP(t, "/readyz", 200, 20*time.Second)
+
+	// A request whose body is still arriving is in flight at the server.
+	body, w := io.Pipe()
+	req, _ := http.NewRequest("POST", p.URL("/api/items"), body)
+	req.Header.Set("Content-Type", "application/json")
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		res.Body.Close()
+		done <- result{status: res.StatusCode}
+	}()
+	if _, err := w.Write([]byte(`{"name":"in `)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the server start reading it
+
+	p.Signal(t, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !p.WaitOutput(ctx, "draining") {
+		t.Fatal("server did not start draining")
+	}
+	// New connections are refused while the old one drains.
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.Port), time.Second); err == nil {
+		conn.Close()
+		t.Error("server still accepts connections after SIGTERM")
+	}
+	if _, err := w.Write([]byte(`flight"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r := <-done
+	if r.err != nil || r.status != http.StatusCreated {
+		t.Fatalf("in-flight request: status %d, err %v", r.status, r.err)
+	}
+	start := time.Now()
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+	t.Logf("exited %s after the in-flight request finished", time.Since(start))
+}
+
+func TestServesH2C(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server")
+	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+pgtest.NewDatabase(t))...)
+	p.WaitHTTP(t, "/healthz", 200, 10*time.Second)
+
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{}}}
+	res, err := client.Get(p.URL("/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != 200 {
+		t.Fatalf("got %s %d, want HTTP/2 200", res.Proto, res.StatusCode)
+	}
+}
+
+func TestHealthzReportsStampedVersion(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server",
+		"-X example.com/example-function/internal/buildinfo.Version=v7.8.9",
+		"-X example.com/example-function/internal/buildinfo.Commit=deadbeef")
+	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+pgtest.NewDatabase(t))...)
+	p.WaitHTTP(t, "/healthz", 200, 10*time.Second)
+	var h struct{ Version, Commit string }
+	getJSON(t, p.URL("/healthz"), 200, &h)
+	if h.Version != "v7.8.9" || h.Commit != "deadbeef" {
+		t.Fatalf("healthz reports %+v", h)
+	}
+}
+
+func getJSON(t *testing.T, url string, want int, v any) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != want {
+		t.Fatalf("GET %s: %d, want %d", url, res.StatusCode, want)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func post(t *testing.T, url, body string) *http.Response {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}

@@ -1,0 +1,191 @@
+// Package proctest builds this module's commands and runs them as real
+// processes for end-to-end tests: start-up, signals and shutdown are tested
+// on the binary a container would run, not on a function call.
+package proctest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the package (e.g. "./cmd/server", relative to the module
+// root) into a temporary directory and returns the binary's path.
+func Build(t testing.TB, pkg string, ldflags ...string) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	args := []string{"build", "-o", bin}
+	if len(ldflags) > 0 {
+		args = append(args, "-ldflags", strings.Join(ldflags, " "))
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Proc is a running command.
+type Proc struct {
+	Cmd     *exec.Cmd
+	Port    int
+	Started time.Time
+	out     syncBuffer
+	done    chan struct{}
+	err     error
+}
+
+// Start runs bin with env (plus PATH and HOME) and PORT set to a free
+// port. The process is killed when the test ends if still running.
+func Start(t testing.TB, bin string, env ...string) *Proc {
+	t.Helper()
+	p := &Proc{Port: FreePort(t), done: make(chan struct{})}
+	p.Cmd = exec.Command(bin)
+	p.Cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"PORT=" + strconv.Itoa(p.Port)}, env...)
+	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
+	p.Started = time.Now()
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() {
+		p.err = p.Cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
+		}
+	})
+	return p
+}
+
+// URL returns the address of path on the process.
+func (p *Proc) URL(path string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(p.Port) + path
+}
+
+// WaitHTTP polls path until it answers with want, returning when it did.
+func (p *Proc) WaitHTTP(t testing.TB, path string, want int, timeout time.Duration) time.Time {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("process exited (%v) before %s answered %d:\n%s", p.err, path, want, p.Output())
+		default:
+		}
+		res, err := client.Get(p.URL(path))
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == want {
+				return time.Now()
+			}
+			last = res.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer %d within %s (last: %s)\n%s", path, want, timeout, last, p.Output())
+	return time.Time{}
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal: %v", err)
+	}
+}
+
+// Wait waits for the process to exit and returns its exit code.
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("process still running after %s:\n%s", timeout, p.Output())
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatalf("wait: %v", p.err)
+	return -1
+}
+
+// Output is everything the process wrote so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+// WaitOutput waits until the output contains s.
+func (p *Proc) WaitOutput(ctx context.Context, s string) bool {
+	for {
+		if strings.Contains(p.Output(), s) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
