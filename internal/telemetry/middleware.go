@@ -39,9 +39,9 @@ type HTTPOptions struct {
 	// Route returns the route pattern before the handler runs, so the span
 	// starts with its final name. With an *http.ServeMux:
 	//	func(r *http.Request) string { _, p := mux.Handler(r); return p }
-	// When nil, the pattern ServeMux stores in Request.Pattern is read after
-	// the handler returns; that works when the mux receives the very request
-	// the middleware passed on (no r.WithContext copy in between).
+	// When nil, the route is learnt after the handler returns: from
+	// RecordRoute around the mux, or else from Request.Pattern, which only
+	// works when the mux receives the very request the middleware passed on.
 	Route func(*http.Request) string
 	// Untraced reports requests that get no span and no request log line
 	// (they are still counted); nil means the /healthz and /readyz probes.
@@ -167,12 +167,16 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 				}
 			},
 		})
+		ctx, slot := withRouteSlot(ctx)
 		r2 := r.WithContext(ctx)
 
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // net/http compares it the same way
 				m.recovered(ctx, ww, r2, &ex, p, span)
+			}
+			if route == "" {
+				route = routePath(slot.pattern)
 			}
 			if route == "" {
 				route = routePath(r2.Pattern)

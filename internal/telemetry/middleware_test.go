@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -306,5 +307,30 @@ func TestRoutePath(t *testing.T) {
 		if got := routePath(in); got != want {
 			t.Errorf("routePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMiddlewareRecordRouteThroughRequestCopies(t *testing.T) {
+	t.Parallel()
+	m := newMemTelemetry(t)
+	var h http.Handler = RecordRoute(testMux(t))
+	// Like the auth middleware: the mux sees a copy of the request.
+	copying := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, "user")))
+	})
+	m.serve(t, HTTPOptions{}, copying, httptest.NewRequest("GET", "/api/items/9", nil))
+	s := onlySpan(t, m)
+	if s.Name() != "GET /api/items/{id}" || attrMap(s.Attributes())["http.route"] != "/api/items/{id}" {
+		t.Errorf("span %q attrs %v", s.Name(), attrMap(s.Attributes()))
+	}
+
+	// A panic below RecordRoute still names the span.
+	m2 := newMemTelemetry(t)
+	boom := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		RecordRoute(testMux(t)).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, "user")))
+	})
+	m2.serve(t, HTTPOptions{}, boom, httptest.NewRequest("GET", "/boom", nil))
+	if s := onlySpan(t, m2); s.Name() != "GET /boom" {
+		t.Errorf("panicking route span %q", s.Name())
 	}
 }
