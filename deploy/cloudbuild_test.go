@@ -301,10 +301,12 @@ func TestCloudBuildScriptsShellcheck(t *testing.T) {
 			t.Errorf("step %q fails shellcheck: %v\n%s", s.GetId(), err, out)
 		}
 	}
-	// The setup script is shell too.
-	out, err := exec.Command(shellcheck, "--severity=style", filepath.Join(repoRoot(t), "deploy", "setup.sh")).CombinedOutput()
-	if err != nil {
-		t.Errorf("deploy/setup.sh fails shellcheck: %v\n%s", err, out)
+	// The setup script and the container check are shell too.
+	for _, script := range []string{"deploy/setup.sh", ".ci/container-test.sh"} {
+		out, err := exec.Command(shellcheck, "--severity=style", filepath.Join(repoRoot(t), script)).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s fails shellcheck: %v\n%s", script, err, out)
+		}
 	}
 }
 
