@@ -46,13 +46,20 @@ func init() {
 	// configuration can be reported, so the service starts on the first
 	// request. Starting is cheap: it does not wait for the database.
 	start := sync.OnceValues(func() (*Handlers, error) {
+		ctx := context.Background()
 		cfg, err := config.Load(os.LookupEnv)
-		logger := app.NewLogger(cfg.Log, os.Stdout)
+		if err != nil {
+			app.NewLogger(cfg.Log, os.Stdout, "").Error("cannot start", slog.String("error", err.Error()))
+			return nil, err
+		}
+		// The framework offers no shutdown hook, so telemetry is exported
+		// periodically but not flushed at exit; cmd/server does flush.
+		logger, tel, err := app.Observe(ctx, cfg, os.Stdout)
 		if err != nil {
 			logger.Error("cannot start", slog.String("error", err.Error()))
 			return nil, err
 		}
-		a, err := app.Start(context.Background(), cfg, logger)
+		a, err := app.Start(ctx, cfg, logger, app.WithTelemetry(tel))
 		if err != nil {
 			logger.Error("cannot start", slog.String("error", err.Error()))
 			return nil, err

@@ -30,7 +30,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logger := app.NewLogger(cfg.Log, os.Stdout)
+	logger := app.NewLogger(cfg.Log, os.Stdout, cfg.Telemetry.ProjectID)
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
+	"example.com/example-function/internal/telemetry"
 	"example.com/example-function/internal/web"
 )
 
@@ -30,6 +32,7 @@ type App struct {
 	Deps web.Deps
 
 	db     *database.DB
+	tel    *telemetry.Telemetry
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	logger *slog.Logger
@@ -40,7 +43,18 @@ type Option func(*options)
 
 type options struct {
 	dbOpts []database.Option
+	tel    *telemetry.Telemetry
 }
+
+// WithTelemetry instruments the pool, the handlers and the business
+// events, and makes Close flush telemetry before closing the pool.
+func WithTelemetry(t *telemetry.Telemetry) Option {
+	return func(o *options) { o.tel = t }
+}
+
+// FlushTimeout bounds the final telemetry export in Close: with the
+// default 7 s drain it keeps shutdown inside Cloud Run's 10 s.
+const FlushTimeout = 1500 * time.Millisecond
 
 // WithDatabaseOptions passes options to database.Open (tests use it to
 // point the Cloud SQL connector at a fake).
@@ -56,8 +70,16 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.tel != nil {
+		o.dbOpts = append(o.dbOpts, database.WithTracer(o.tel.PgxTracer()))
+	}
 	db, err := database.Open(ctx, cfg.Database, o.dbOpts...)
 	if err != nil {
+		return nil, err
+	}
+	metrics, mw, err := instrument(o.tel, db, logger)
+	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	authn, err := auth.New(authOptions(cfg.Auth), logger)
@@ -66,9 +88,10 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	policy := authPolicy(cfg.Auth)
-	checker := health.NewChecker(db.Pool.Ping, logger)
+	checker := health.NewChecker(db.Pool.Ping, cfg.Database.ConnectTimeout+time.Second, logger)
 	a := &App{
 		db:     db,
+		tel:    o.tel,
 		logger: logger,
 		Deps: web.Deps{
 			Items:          items.NewStore(db.Pool),
@@ -76,6 +99,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 			Authn:          authn,
 			Policy:         &policy,
 			TrustedOrigins: cfg.Auth.TrustedOrigins,
+			OnAuthRefusal:  func(ctx context.Context, r auth.Reason) { metrics.AuthRefused(ctx, string(r)) },
+			Events:         metrics,
+			Middleware:     mw,
 			Logger:         logger,
 			Build:          buildinfo.Get(),
 			Started:        time.Now(),
@@ -118,7 +144,7 @@ func (a *App) migrate(ctx context.Context, checker *health.Checker) {
 			return
 		}
 		a.logger.Warn("database migrations failed; retrying",
-			slog.Int("attempt", attempt), slog.Duration("retry_in", delay), slog.String("error", err.Error()))
+			slog.Int("attempt", attempt), slog.String("retry_in", delay.String()), slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
 			return
@@ -131,9 +157,38 @@ func (a *App) migrate(ctx context.Context, checker *health.Checker) {
 // DB returns the pool wrapper (for tools like cmd/dev's seeding).
 func (a *App) DB() *database.DB { return a.db }
 
-// Close stops background work and closes the pool (then the dialer).
+// Close stops background work, flushes telemetry (its last spans may be
+// SQL queries, so before the pool goes), and closes the pool, then the
+// dialer. Call it after the HTTP server has drained.
 func (a *App) Close() {
 	a.cancel()
 	a.wg.Wait()
+	if a.tel != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+		if err := a.tel.Shutdown(ctx); err != nil {
+			a.logger.Warn("telemetry flush failed", slog.String("error", err.Error()))
+		}
+		cancel()
+	}
 	a.db.Close()
+}
+
+// instrument creates the business metrics, pool gauges and HTTP middleware;
+// without telemetry the metrics are a no-op and there is no middleware.
+func instrument(tel *telemetry.Telemetry, db *database.DB, logger *slog.Logger) (*telemetry.AppMetrics, []func(http.Handler) http.Handler, error) {
+	if tel == nil {
+		return nil, nil, nil
+	}
+	if err := tel.RecordPoolStats(db.Pool); err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
+	}
+	metrics, err := tel.NewAppMetrics()
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
+	}
+	mw, err := tel.Middleware(telemetry.HTTPOptions{Logger: logger, InternalError: web.InternalError})
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
+	}
+	return metrics, []func(http.Handler) http.Handler{mw}, nil
 }

@@ -37,8 +37,8 @@ type Server struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	// ShutdownTimeout bounds the drain after SIGTERM. Cloud Run kills the
-	// container 10 s after SIGTERM, so the default leaves room for closing
-	// the pool and flushing telemetry afterwards.
+	// container 10 s after SIGTERM, so the default (7 s) leaves room for the
+	// telemetry flush (1.5 s) and closing the pool afterwards.
 	ShutdownTimeout time.Duration
 }
 
@@ -66,7 +66,7 @@ func Load(lookup Lookup) (Config, error) {
 		WriteTimeout:      p.duration("HTTP_WRITE_TIMEOUT", 60*time.Second),
 		IdleTimeout:       p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
 		MaxHeaderBytes:    p.integer("HTTP_MAX_HEADER_BYTES", 64<<10, 4<<10, 1<<20),
-		ShutdownTimeout:   p.duration("SHUTDOWN_TIMEOUT", 8*time.Second),
+		ShutdownTimeout:   p.duration("SHUTDOWN_TIMEOUT", 7*time.Second),
 	}
 	if c.Server.ShutdownTimeout > 10*time.Second {
 		p.problem("SHUTDOWN_TIMEOUT", "must be at most 10s: Cloud Run kills the container 10 s after SIGTERM")
@@ -117,7 +117,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("service", c.Service),
 		slog.Bool("on_cloud_run", c.OnCloudRun),
 		slog.Int("port", c.Server.Port),
-		slog.Duration("shutdown_timeout", c.Server.ShutdownTimeout),
+		slog.String("shutdown_timeout", c.Server.ShutdownTimeout.String()),
 		slog.String("log_format", c.Log.Format),
 		slog.String("log_level", c.Log.Level.String()),
 		slog.Any("database", c.Database),

@@ -37,12 +37,15 @@ type Checker struct {
 	checking chan struct{} // non-nil while a check runs; closed when it ends
 }
 
-// NewChecker returns a checker; ping may be nil when no database is
-// configured, which reports "down".
-func NewChecker(ping Pinger, logger *slog.Logger) *Checker {
+// NewChecker returns a checker whose checks give up after timeout; ping
+// may be nil when no database is configured, which reports "down". The
+// timeout should cover a cold connection (on Cloud SQL: key generation,
+// two Admin API calls and a TLS handshake), or the first check of every
+// instance would report the database down.
+func NewChecker(ping Pinger, timeout time.Duration, logger *slog.Logger) *Checker {
 	return &Checker{
 		ping:    ping,
-		timeout: 2 * time.Second,
+		timeout: timeout,
 		fresh:   time.Second,
 		logger:  logger,
 		state:   State{Status: "unknown"},

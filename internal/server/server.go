@@ -28,13 +28,17 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 	if err != nil {
 		return err
 	}
-	logger := app.NewLogger(cfg.Log, stdout)
+	logger, tel, err := app.Observe(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
 	logger.Info("starting", slog.Any("config", cfg))
 
-	a, err := app.Start(ctx, cfg, logger, opts...)
+	a, err := app.Start(ctx, cfg, logger, append(opts, app.WithTelemetry(tel))...)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	// After the drain: flush telemetry, then close the pool and dialer.
 	defer a.Close()
 
 	h, err := function.NewHandlers(a.Deps)
@@ -75,7 +79,7 @@ func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.
 	case <-ctx.Done():
 	}
 
-	logger.Info("shutting down: draining in-flight requests", slog.Duration("timeout", cfg.ShutdownTimeout))
+	logger.Info("shutting down: draining in-flight requests", slog.String("timeout", cfg.ShutdownTimeout.String()))
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
@@ -88,6 +92,6 @@ func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Info("drained", slog.Duration("took", time.Since(start)))
+	logger.Info("drained", slog.String("took", time.Since(start).String()))
 	return nil
 }

@@ -99,6 +99,7 @@ func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.Events.ItemCreated(r.Context())
 	s.Logger.InfoContext(r.Context(), "item created", slog.Int64("item_id", it.ID))
 	w.Header().Set("Location", "/api/items/"+strconv.FormatInt(it.ID, 10))
 	w.Header().Set("ETag", etag(it.Version))
@@ -130,6 +131,7 @@ func (s *server) apiPut(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.Events.ItemUpdated(r.Context())
 	w.Header().Set("ETag", etag(it.Version))
 	writeJSON(w, http.StatusOK, it)
 }
@@ -164,6 +166,7 @@ func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.Events.ItemUpdated(r.Context())
 	w.Header().Set("ETag", etag(it.Version))
 	writeJSON(w, http.StatusOK, it)
 }
@@ -183,6 +186,7 @@ func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
+	s.Events.ItemDeleted(r.Context())
 	s.Logger.InfoContext(r.Context(), "item deleted", slog.Int64("item_id", id))
 	w.WriteHeader(http.StatusNoContent)
 }

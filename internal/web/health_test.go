@@ -57,7 +57,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	checker := health.NewChecker(pool.Ping, slog.New(slog.DiscardHandler))
+	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	deps := web.Deps{
 		Items: items.NewStore(pool), Health: checker,
 		Authn:  auth.Dev{User: auth.User{Name: "alice"}},

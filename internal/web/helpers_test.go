@@ -40,7 +40,7 @@ func newApp(t *testing.T, authn auth.Authenticator) *testApp {
 	if authn == nil {
 		authn = auth.Dev{User: auth.User{Name: "alice", Groups: []string{"editors"}}}
 	}
-	checker := health.NewChecker(pool.Ping, slog.New(slog.DiscardHandler))
+	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	checker.SetMigrated()
 	store := items.NewStore(pool)
 	h, err := web.NewApp(web.Deps{

@@ -71,6 +71,7 @@ func (s *server) pageCreate(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	s.Events.ItemCreated(r.Context())
 	s.Logger.InfoContext(r.Context(), "item created", slog.Int64("item_id", it.ID))
 	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
 }
@@ -106,6 +107,7 @@ func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	var conflict *items.ConflictError
 	if errors.As(err, &conflict) {
+		s.Events.EditConflict(r.Context())
 		s.render(w, r, http.StatusConflict, "conflict.html", "Edit conflict",
 			conflictView{Mine: in, Current: conflict.Current, Action: "edit"})
 		return
@@ -114,6 +116,7 @@ func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	s.Events.ItemUpdated(r.Context())
 	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
 }
 
@@ -142,6 +145,7 @@ func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
 	err := s.Items.Delete(r.Context(), id, version)
 	var conflict *items.ConflictError
 	if errors.As(err, &conflict) {
+		s.Events.EditConflict(r.Context())
 		s.render(w, r, http.StatusConflict, "conflict.html", "Edit conflict",
 			conflictView{Current: conflict.Current, Action: "delete"})
 		return
@@ -150,6 +154,7 @@ func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	s.Events.ItemDeleted(r.Context())
 	s.Logger.InfoContext(r.Context(), "item deleted", slog.Int64("item_id", id))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -205,7 +210,7 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, items.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound)
 	case items.IsUnavailable(err):
-		s.Logger.ErrorContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
+		s.Logger.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
 		s.errorPage(w, r, http.StatusServiceUnavailable)
 	default:
 		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))

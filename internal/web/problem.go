@@ -57,12 +57,13 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "validation", Title: "Invalid item",
 			Detail: verr.Error(), Errors: verr.Fields})
 	case errors.As(err, &conflict):
+		s.Events.EditConflict(r.Context())
 		w.Header().Set("ETag", etag(conflict.Current.Version))
 		writeProblem(w, problem{Status: http.StatusPreconditionFailed, Type: "edit-conflict", Title: "Edit conflict",
 			Detail:         "The item was changed by " + conflict.Current.UpdatedBy + " since you read it; fetch it again and reapply your change.",
 			CurrentVersion: conflict.Current.Version})
 	case items.IsUnavailable(err):
-		s.Logger.ErrorContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
+		s.Logger.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "database-unavailable",
 			Title: "Service temporarily unavailable", Detail: "The database cannot be reached; try again shortly."})
@@ -72,3 +73,21 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 			Detail: "Something went wrong on our side; it has been logged."})
 	}
 }
+
+// InternalError answers a request whose handler panicked (the telemetry
+// middleware recovers and logs it): a generic 500 that reveals nothing.
+func InternalError(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
+			Detail: "Something went wrong on our side; it has been logged."})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write([]byte(internalErrorPage))
+}
+
+const internalErrorPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Internal error</title>` +
+	`<link rel="stylesheet" href="/static/style.css"></head><body><main id="main"><h1>500 · Internal error</h1>` +
+	`<p>Something went wrong on our side. It has been logged.</p><p><a href="/">Go to the list of items</a></p></main></body></html>`

@@ -13,6 +13,7 @@ import (
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
+	"example.com/example-function/internal/telemetry"
 )
 
 // Deps is everything the handlers need. internal/app builds it from the
@@ -27,6 +28,8 @@ type Deps struct {
 	// TrustedOrigins may send cross-origin unsafe requests (e.g. an IAP
 	// sign-in origin); everything else cross-site is refused with 403.
 	TrustedOrigins []string
+	// Events counts business events (telemetry); nil counts nothing.
+	Events Events
 	// OnAuthRefusal counts refusals by reason (telemetry); may be nil.
 	OnAuthRefusal func(context.Context, auth.Reason)
 	Logger        *slog.Logger
@@ -38,7 +41,23 @@ type Deps struct {
 	Middleware []func(http.Handler) http.Handler
 }
 
-// Server holds the parsed templates and dependencies.
+// Events receives the business events the handlers see;
+// *telemetry.AppMetrics implements it.
+type Events interface {
+	ItemCreated(context.Context)
+	ItemUpdated(context.Context)
+	ItemDeleted(context.Context)
+	EditConflict(context.Context)
+}
+
+type noEvents struct{}
+
+func (noEvents) ItemCreated(context.Context)  {}
+func (noEvents) ItemUpdated(context.Context)  {}
+func (noEvents) ItemDeleted(context.Context)  {}
+func (noEvents) EditConflict(context.Context) {}
+
+// server holds the parsed templates and dependencies.
 type server struct {
 	Deps
 	pages *pages
@@ -53,7 +72,9 @@ func NewApp(d Deps) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	var h http.Handler = routeErrors{mux: mux, s: s}
+	// RecordRoute tells the telemetry middleware, further out, which route
+	// matched, so spans and metrics are named by pattern, not raw path.
+	var h http.Handler = telemetry.RecordRoute(routeErrors{mux: mux, s: s})
 	h = auth.Middleware{Authn: s.Authn, Policy: d.Policy, Public: isPublic, Deny: s.deny,
 		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
 	// A forged cross-site write is refused before any identity is looked at.
@@ -86,6 +107,9 @@ func newServer(d Deps) (*server, error) {
 	}
 	if d.Authn == nil {
 		d.Authn = auth.None{}
+	}
+	if d.Events == nil {
+		d.Events = noEvents{}
 	}
 	if d.Started.IsZero() {
 		d.Started = time.Now()

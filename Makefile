@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else is optional tooling; `.ci/run` runs it all.
+
+GO        ?= go
+PKG       := example.com/example-function
+VERSION   ?= $(shell git describe --always --tags --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
+FUZZTIME  ?= 10s
+
+.PHONY: run test vet fmt-check build test-fuzz test-container test-all bench clean-data help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+run: ## run the app on http://localhost:8080 (starts a local PostgreSQL when DATABASE_URL is unset)
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/dev
+
+test: vet ## vet, then every test with the race detector (needs Go and a PostgreSQL server install)
+	$(GO) test -race -count=1 ./...
+
+vet: fmt-check
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build: ## build the server, framework main and migration tool into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/server ./cmd/functions ./cmd/migrate
+
+test-fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	$(GO) test -run='^$$' -fuzz='^FuzzParseGroups$$' -fuzztime=$(FUZZTIME) ./internal/auth/
+	$(GO) test -run='^$$' -fuzz='^FuzzProxyHeaders$$' -fuzztime=$(FUZZTIME) ./internal/auth/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifyToken$$' -fuzztime=$(FUZZTIME) ./internal/auth/
+
+test-container: ## build the image with podman/buildah and test it (see deploy/README in the README)
+	bash .ci/container-test.sh
+
+test-all: test test-fuzz test-container ## everything CI runs
+
+bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
+	$(GO) run ./cmd/loadtest
+
+clean-data: ## delete the local PostgreSQL data of `make run`
+	rm -rf .data

@@ -1,0 +1,110 @@
+package health_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// Many simultaneous /readyz requests share one database check, so the
+// endpoint cannot be used to flood the database.
+func TestConcurrentChecksAreCoalesced(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var pings atomic.Int32
+	c := health.NewChecker(func(ctx context.Context) error {
+		pings.Add(1)
+		time.Sleep(50 * time.Millisecond) // keep the check open while others arrive
+		return pool.Ping(ctx)
+	}, 2*time.Second, slog.New(slog.DiscardHandler))
+
+	if got := c.State().Status; got != "unknown" {
+		t.Fatalf("before any check: %q", got)
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if s := c.Check(context.Background()); s.Status != "up" {
+				t.Errorf("status %q, want up", s.Status)
+			}
+		})
+	}
+	wg.Wait()
+	if n := pings.Load(); n != 1 {
+		t.Fatalf("%d pings for 50 concurrent checks, want 1", n)
+	}
+	// Within the freshness window the cached answer is reused.
+	c.Check(context.Background())
+	if n := pings.Load(); n != 1 {
+		t.Fatalf("%d pings, want the cached state reused", n)
+	}
+}
+
+func TestStateFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	pool, err := pgxpool.New(ctx, srv.URL("postgres")+"&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	c := health.NewChecker(pool.Ping, time.Second, slog.New(slog.DiscardHandler))
+
+	waitFor := func(want string) health.State {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := c.Check(ctx)
+			if s.Status == want {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status %q, want %q", s.Status, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	up := waitFor("up")
+	if up.CheckedAt.IsZero() || up.Since.IsZero() {
+		t.Fatalf("state lacks times: %+v", up)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	down := waitFor("down")
+	if !down.Since.After(up.Since) {
+		t.Fatalf("since did not move on the change: %+v then %+v", up, down)
+	}
+	c.SetMigrated()
+	if !c.State().Migrated {
+		t.Fatal("SetMigrated not reported")
+	}
+}
+
+func TestNoDatabaseIsDown(t *testing.T) {
+	t.Parallel()
+	c := health.NewChecker(nil, time.Second, slog.New(slog.DiscardHandler))
+	if s := c.Check(context.Background()); s.Status != "down" {
+		t.Fatalf("status %q, want down", s.Status)
+	}
+}
