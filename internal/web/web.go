@@ -19,9 +19,9 @@ import (
 // Deps is everything the handlers need. internal/app builds it from the
 // environment; tests build it by hand.
 type Deps struct {
-	Items   *items.Store
-	Health  *health.Checker
-	Authn   auth.Authenticator
+	Items  *items.Store
+	Health *health.Checker
+	Authn  auth.Authenticator
 	// Policy grants roles (viewer, editor); nil lets any signed-in caller
 	// do anything, which only tests and dev mode without role lists use.
 	Policy *auth.Policy
@@ -33,8 +33,8 @@ type Deps struct {
 	// OnAuthRefusal counts refusals by reason (telemetry); may be nil.
 	OnAuthRefusal func(context.Context, auth.Reason)
 	Logger        *slog.Logger
-	Build   buildinfo.Info
-	Started time.Time
+	Build         buildinfo.Info
+	Started       time.Time
 	// Middleware wraps the whole app, outermost first (recovery, telemetry,
 	// request log). Security headers, cross-origin protection and
 	// authentication are added by NewApp, inside these.
