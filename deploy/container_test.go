@@ -44,7 +44,9 @@ func TestContainer(t *testing.T) {
 	suffix := randomHex(4)
 	version, commit := "v0.0.0-ci."+suffix, "ci"+suffix+strings.Repeat("0", 32)
 	image := "localhost/example-function:ci-" + suffix
-	buildArgs := []string{"build", "--pull=never",
+	// --layers=false: keep no intermediate images (the builder stage is over
+	// 1 GB), so repeated runs do not fill the disk.
+	buildArgs := []string{"build", "--pull=never", "--layers=false",
 		"--build-arg=GO_IMAGE=" + envOr("CONTAINER_GO_IMAGE", "docker.io/library/golang:1.26-bookworm"),
 		"--build-arg=RUNTIME_IMAGE=" + envOr("CONTAINER_RUNTIME_IMAGE", "gcr.io/distroless/static-debian12:nonroot"),
 		"--build-arg=VERSION=" + version, "--build-arg=COMMIT=" + commit,
