@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,24 +30,43 @@ const columns = `id, name, description, created_by, created_at, updated_by, upda
 type Page struct {
 	Limit int
 	After *Cursor // nil for the first page
+	// Query, when not empty, keeps only items whose name contains it,
+	// ignoring case. It is matched literally: % and _ are not wildcards.
+	Query string
 }
+
+// MaxQueryLen bounds a search query, in characters: longer than any name
+// it could match.
+const MaxQueryLen = MaxNameLen
 
 // List returns up to p.Limit items after p.After, and the cursor of the next
 // page when there is one.
+//
+// A search still walks the (created_at, id) index newest first and filters
+// as it goes, so pages stay keyset-paginated and stable. A substring match
+// cannot use a plain B-tree index; past tens of thousands of items, a
+// pg_trgm GIN index on lower(name) would be the next step.
 func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	// One row more than asked tells whether another page follows.
 	var (
-		rows pgx.Rows
-		err  error
+		where []string
+		args  []any
 	)
-	if p.After == nil {
-		rows, err = s.db.Query(ctx, `SELECT `+columns+` FROM items
-			ORDER BY created_at DESC, id DESC LIMIT $1`, p.Limit+1)
-	} else {
-		rows, err = s.db.Query(ctx, `SELECT `+columns+` FROM items
-			WHERE (created_at, id) < ($1, $2)
-			ORDER BY created_at DESC, id DESC LIMIT $3`, p.After.CreatedAt, p.After.ID, p.Limit+1)
+	if p.Query != "" {
+		args = append(args, "%"+escapeLike(p.Query)+"%")
+		where = append(where, `name ILIKE $1`)
 	}
+	if p.After != nil {
+		args = append(args, p.After.CreatedAt, p.After.ID)
+		where = append(where, fmt.Sprintf(`(created_at, id) < ($%d, $%d)`, len(args)-1, len(args)))
+	}
+	sql := `SELECT ` + columns + ` FROM items`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	args = append(args, p.Limit+1)
+	sql += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list items: %w", err)
 	}
@@ -60,6 +80,12 @@ func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	list = list[:p.Limit]
 	next := CursorOf(list[len(list)-1])
 	return list, &next, nil
+}
+
+// escapeLike makes s match itself literally in a LIKE pattern, whose
+// default escape character is the backslash.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // Get returns the item with id, or ErrNotFound.

@@ -215,3 +215,56 @@ func TestDecodeCursorRejectsForgeries(t *testing.T) {
 		}
 	}
 }
+
+// Search matches names by case-insensitive substring, treats LIKE's
+// wildcards literally, and pages through matches by keyset like the full
+// list.
+func TestListSearch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	for _, n := range []string{"Red lamp", "desk LAMP", "Chair", "100% wool", "1000 wool", "snake_case", "snakeXcase", `back\slash`, "lamp shade"} {
+		if _, err := s.Create(ctx, items.Input{Name: n}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(q string, limit int) []string {
+		t.Helper()
+		var got []string
+		page := items.Page{Limit: limit, Query: q}
+		for {
+			list, next, err := s.List(ctx, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range list {
+				got = append(got, it.Name)
+			}
+			if next == nil {
+				return got
+			}
+			page.After = next
+		}
+	}
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"lamp", []string{"lamp shade", "desk LAMP", "Red lamp"}},
+		{"LAMP", []string{"lamp shade", "desk LAMP", "Red lamp"}},
+		{"%", []string{"100% wool"}},
+		{"0%", []string{"100% wool"}},
+		{"_", []string{"snake_case"}},
+		{`\`, []string{`back\slash`}},
+		{`k\s`, []string{`back\slash`}},
+		{"nothing", nil},
+		{"", []string{"lamp shade", `back\slash`, "snakeXcase", "snake_case", "1000 wool", "100% wool", "Chair", "desk LAMP", "Red lamp"}},
+	}
+	for _, tc := range cases {
+		for _, limit := range []int{1, 2, 20} {
+			if got := names(tc.q, limit); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("search %q (limit %d) = %q, want %q", tc.q, limit, got, tc.want)
+			}
+		}
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/items"
@@ -39,12 +41,17 @@ func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
 	}
 	if next != nil {
 		resp.NextCursor = next.Encode()
-		w.Header().Set("Link", `</api/items?limit=`+strconv.Itoa(page.Limit)+`&cursor=`+resp.NextCursor+`>; rel="next"`)
+		next := url.Values{"limit": {strconv.Itoa(page.Limit)}, "cursor": {resp.NextCursor}}
+		if page.Query != "" {
+			next.Set("q", page.Query)
+		}
+		w.Header().Set("Link", `</api/items?`+next.Encode()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// parsePage reads limit and cursor query parameters.
+// parsePage reads the limit, cursor and q (search by name) query
+// parameters.
 func parsePage(r *http.Request, def int) (items.Page, *problem) {
 	q := r.URL.Query()
 	page := items.Page{Limit: def}
@@ -63,6 +70,11 @@ func parsePage(r *http.Request, def int) (items.Page, *problem) {
 				Detail: "cursor is not one this API handed out; start again without it."}
 		}
 		page.After = &c
+	}
+	page.Query = strings.TrimSpace(q.Get("q"))
+	if !utf8.ValidString(page.Query) || utf8.RuneCountInString(page.Query) > items.MaxQueryLen {
+		return page, &problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Title: "Invalid parameter",
+			Detail: "q must be valid UTF-8 of at most " + strconv.Itoa(items.MaxQueryLen) + " characters."}
 	}
 	return page, nil
 }
