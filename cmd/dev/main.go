@@ -61,6 +61,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 				fmt.Fprintln(os.Stderr, "dev:", err)
 			}
 		}()
+		fmt.Fprintf(stdout, "dev: PostgreSQL on 127.0.0.1:%d (psql %q)\n", srv.Port(), srv.URL("app"))
 		url, err := prepare(ctx, srv)
 		if err != nil {
 			return err
