@@ -163,9 +163,9 @@ func TestCloudBuildOrder(t *testing.T) {
 	b, _ := loadBuild(t)
 
 	test := step(t, b, "test").GetScript()
-	for _, cmd := range []string{"go vet ./...", "go test -race ./..."} {
+	for _, cmd := range []string{"go vet ./...", "go test -race ./...", "CI=true", "shellcheck", "docker-compose", "postgresql"} {
 		if !strings.Contains(test, cmd) {
-			t.Errorf("test step does not run %q", cmd)
+			t.Errorf("test step lacks %q: it must run the whole suite as CI does, skipping nothing", cmd)
 		}
 	}
 	if !slices.ContainsFunc(step(t, b, "test").GetEnv(), func(e string) bool {
