@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"example.com/example-function/internal/items"
@@ -15,13 +16,30 @@ type formView struct {
 	Name    string
 	Desc    string
 	Version int64
-	Errors  map[string]string
+	// Errors holds each invalid field's message; ErrorList the same in
+	// form order, for the error summary.
+	Errors    map[string]string
+	ErrorList []fieldMessage
 }
+
+type fieldMessage struct{ Field, Text string }
 
 type conflictView struct {
 	Mine    items.Input
 	Current items.Item
 	Action  string // "edit" or "delete"
+}
+
+// listView is the data of the items list.
+type listView struct {
+	Items   []items.Item
+	Query   string
+	IsFirst bool
+	// NewestURL and NextURL link the first and the next page; empty when
+	// there is none.
+	NewestURL, NextURL string
+	// Blank fills the <template> row the enhancement script clones.
+	Blank items.Item
 }
 
 func (s *server) pageList(w http.ResponseWriter, r *http.Request) {
@@ -35,15 +53,33 @@ func (s *server) pageList(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	data := struct {
-		Items   []items.Item
-		Next    string
-		IsFirst bool
-	}{Items: list, IsFirst: page.After == nil}
-	if next != nil {
-		data.Next = next.Encode()
+	data := listView{Items: list, Query: page.Query, IsFirst: page.After == nil}
+	if !data.IsFirst {
+		data.NewestURL = listURL(page.Query, "")
 	}
-	s.render(w, r, http.StatusOK, "list.html", "Items", data)
+	if next != nil {
+		data.NextURL = listURL(page.Query, next.Encode())
+	}
+	title := "Items"
+	if page.Query != "" {
+		title = "Search: " + page.Query
+	}
+	s.render(w, r, http.StatusOK, "list.html", title, data)
+}
+
+// listURL links a page of the list, keeping the search.
+func listURL(query, cursor string) string {
+	v := url.Values{}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if query != "" {
+		v.Set("q", query)
+	}
+	if len(v) == 0 {
+		return "/"
+	}
+	return "/?" + v.Encode()
 }
 
 func (s *server) pageItem(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +236,11 @@ func (s *server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 	form.Errors = map[string]string{}
 	for _, f := range verr.Fields {
 		form.Errors[f.Field] = f.Message
+	}
+	for _, f := range []struct{ field, label string }{{"name", "Name"}, {"description", "Description"}} {
+		if msg, ok := form.Errors[f.field]; ok {
+			form.ErrorList = append(form.ErrorList, fieldMessage{Field: f.field, Text: f.label + " " + msg + "."})
+		}
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, "form.html", title, form)
 	return true

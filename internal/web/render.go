@@ -15,25 +15,33 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed static
-var staticFiles embed.FS
-
-// pages holds every page template, parsed once at start.
+// pages holds every page template, parsed once at start, and the assets
+// they refer to.
 type pages struct {
 	byName map[string]*template.Template
-}
-
-var funcs = template.FuncMap{
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	assets *assetSet
 }
 
 func parsePages() (*pages, error) {
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	assets, err := loadAssets(static)
+	if err != nil {
+		return nil, err
+	}
+	funcs := template.FuncMap{
+		"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"asset":     assets.URL,
+		"integrity": assets.Integrity,
+	}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{byName: map[string]*template.Template{}}
+	p := &pages{byName: map[string]*template.Template{}, assets: assets}
 	for _, n := range names {
 		if n == "templates/layout.html" {
 			continue
@@ -51,7 +59,10 @@ func parsePages() (*pages, error) {
 type view struct {
 	Title string
 	User  string
-	Data  any
+	// SignOutURL is the sign-out link of the auth mode; empty hides it.
+	SignOutURL string
+	Version    string
+	Data       any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -64,7 +75,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, view{Title: title, User: userName(r), Data: data}); err != nil {
+	if err := t.Execute(&buf, view{Title: title, User: userName(r), SignOutURL: s.SignOutURL, Version: s.Build.Version, Data: data}); err != nil {
 		s.Logger.ErrorContext(r.Context(), "render page", slog.String("page", page), slog.String("error", err.Error()))
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
@@ -96,15 +107,4 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
 		Status  int
 		Message string
 	}{status, msg})
-}
-
-func staticHandler() http.Handler {
-	sub, _ := fs.Sub(staticFiles, "static")
-	fileServer := http.StripPrefix("/static/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Assets change with each release; a short cache keeps deploys
-		// visible quickly. (Content-hashed names come with asset bundling.)
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		fileServer.ServeHTTP(w, r)
-	})
 }

@@ -35,6 +35,9 @@ type Deps struct {
 	Logger        *slog.Logger
 	Build         buildinfo.Info
 	Started       time.Time
+	// SignOutURL is linked from every page next to the signed-in user;
+	// empty shows no link (config.Auth.SignOutURL has the per-mode default).
+	SignOutURL string
 	// Middleware wraps the whole app, outermost first (recovery, telemetry,
 	// request log). Security headers, cross-origin protection and
 	// authentication are added by NewApp, inside these.
@@ -124,7 +127,7 @@ func newServer(d Deps) (*server, error) {
 func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /static/", staticHandler())
+	mux.Handle("GET /static/", s.pages.assets)
 
 	mux.HandleFunc("GET /api/items", s.apiList)
 	mux.HandleFunc("POST /api/items", s.apiCreate)
