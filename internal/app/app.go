@@ -99,6 +99,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 			Authn:          authn,
 			Policy:         &policy,
 			TrustedOrigins: cfg.Auth.TrustedOrigins,
+			SignOutURL:     cfg.Auth.SignOutURL,
 			OnAuthRefusal:  func(ctx context.Context, r auth.Reason) { metrics.AuthRefused(ctx, string(r)) },
 			Events:         metrics,
 			Middleware:     mw,

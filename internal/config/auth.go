@@ -52,7 +52,18 @@ type Auth struct {
 	// TrustedOrigins (CSRF_TRUSTED_ORIGINS) may send unsafe cross-origin
 	// requests, e.g. https://admin.example.edu.
 	TrustedOrigins []string
+
+	// SignOutURL (SIGN_OUT_URL) is the "Sign out" link on every page: a
+	// path on this service or an http(s) URL, "none" for no link. The
+	// default is IAP's documented sign-out with AUTH_MODE=iap, and no
+	// link otherwise (dev and cloudrun-iam have no session to end; a
+	// sign-on proxy's logout address is site-specific).
+	SignOutURL string
 }
+
+// IAPSignOutURL clears IAP's login cookie: IAP answers this query on any
+// path of the protected service itself.
+const IAPSignOutURL = "/?gcp-iap-mode=CLEAR_LOGIN_COOKIE"
 
 // Defaults of the auth settings.
 const (
@@ -128,6 +139,7 @@ func loadAuth(p *parser, onCloudRun bool) Auth {
 			p.problem("CSRF_TRUSTED_ORIGINS", "must list origins such as https://admin.example.edu, got %q", o)
 		}
 	}
+	a.SignOutURL = loadSignOutURL(p, a.Mode)
 	noRoles := len(a.ViewerGroups)+len(a.EditorGroups)+len(a.ViewerUsers)+len(a.EditorUsers) == 0
 
 	switch a.Mode {
@@ -175,6 +187,28 @@ func loadAuth(p *parser, onCloudRun bool) Auth {
 	return a
 }
 
+func loadSignOutURL(p *parser, mode string) string {
+	def := ""
+	if mode == "iap" {
+		def = IAPSignOutURL
+	}
+	v := p.str("SIGN_OUT_URL", def)
+	if strings.EqualFold(v, "none") {
+		return ""
+	}
+	if v == "" {
+		return v
+	}
+	u, err := url.Parse(v)
+	local := err == nil && u.Scheme == "" && u.Host == "" && strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.HasPrefix(v, "/\\")
+	remote := err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+	if (!local && !remote) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p.problem("SIGN_OUT_URL", "must be a path such as /logout, an http(s) URL, or none, got %q", v)
+		return ""
+	}
+	return v
+}
+
 // checkKeysURL accepts https, and plain http only on the loopback (a local
 // fake issuer in tests and development): keys fetched over plain HTTP from
 // elsewhere could be swapped in transit.
@@ -215,6 +249,7 @@ func (a Auth) LogValue() slog.Value {
 		slog.Any("viewer_groups", a.ViewerGroups), slog.Any("editor_groups", a.EditorGroups),
 		slog.Any("viewer_users", a.ViewerUsers), slog.Any("editor_users", a.EditorUsers),
 		slog.Any("csrf_trusted_origins", a.TrustedOrigins),
+		slog.String("sign_out_url", a.SignOutURL),
 	)
 	return slog.GroupValue(attrs...)
 }

@@ -169,3 +169,47 @@ func TestAuthSecretNeverPrinted(t *testing.T) {
 		t.Errorf("log does not say the secret is set: %s", buf.String())
 	}
 }
+
+func TestLoadSignOutURL(t *testing.T) {
+	t.Parallel()
+	iap := map[string]string{"AUTH_MODE": "iap", "IAP_AUDIENCE": "/projects/1/global/backendServices/2", "EDITOR_USERS": "*"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"iap default", iap, IAPSignOutURL},
+		{"iap turned off", with(iap, "SIGN_OUT_URL", "none"), ""},
+		{"dev has none", map[string]string{"AUTH_MODE": "dev"}, ""},
+		{"proxy logout", map[string]string{"AUTH_MODE": "proxy", "AUTH_PROXY_SECRET": testProxySecret, "EDITOR_USERS": "*",
+			"SIGN_OUT_URL": "https://weblogin.example.edu/logout?return=x&y=1"}, "https://weblogin.example.edu/logout?return=x&y=1"},
+		{"local path", map[string]string{"AUTH_MODE": "dev", "SIGN_OUT_URL": "/oauth2/sign_out"}, "/oauth2/sign_out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(authEnv(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Auth.SignOutURL != tc.want {
+				t.Fatalf("SignOutURL = %q, want %q", c.Auth.SignOutURL, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"javascript:alert(1)", "//evil.example/x", `/\evil.example`, "logout", "ftp://x/y", "/a\tb", "https://"} {
+		_, err := Load(authEnv(map[string]string{"AUTH_MODE": "dev", "SIGN_OUT_URL": bad}))
+		var cerr *Error
+		if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "SIGN_OUT_URL") {
+			t.Errorf("SIGN_OUT_URL=%q: %v, want a config error naming it", bad, err)
+		}
+	}
+}
