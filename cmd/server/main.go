@@ -1,5 +1,9 @@
 // Command server is the container's entry point: the service on $PORT with
 // timeouts, h2c and a graceful drain on SIGTERM.
+//
+//	server               serve
+//	server healthcheck   exit 0 when the local server answers /healthz 200
+//	                     (for container health checks: the image has no shell)
 package main
 
 import (
@@ -15,7 +19,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := server.Main(ctx, os.LookupEnv, os.Stdout); err != nil {
+	var err error
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == "healthcheck":
+		err = server.HealthCheck(ctx, os.Getenv("PORT"))
+	case len(os.Args) > 1:
+		err = fmt.Errorf("unknown arguments %q; usage: server [healthcheck]", os.Args[1:])
+	default:
+		err = server.Main(ctx, os.LookupEnv, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}

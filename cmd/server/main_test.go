@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,4 +191,32 @@ func post(t *testing.T, url, body string) *http.Response {
 	}
 	res.Body.Close()
 	return res
+}
+
+// `server healthcheck` is the container health check: 0 while the server
+// answers /healthz, 1 when nothing listens.
+func TestHealthcheckSubcommand(t *testing.T) {
+	t.Parallel()
+	bin := proctest.Build(t, "./cmd/server")
+	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+pgtest.NewDatabase(t))...)
+	p.WaitHTTP(t, "/healthz", 200, 10*time.Second)
+	check := func() int {
+		c := exec.Command(bin, "healthcheck")
+		c.Env = []string{fmt.Sprintf("PORT=%d", p.Port)}
+		out, err := c.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("healthcheck: %v %s", err, out)
+		}
+		return 0
+	}
+	if code := check(); code != 0 {
+		t.Fatalf("healthcheck against a healthy server: exit %d", code)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	p.Wait(t, 10*time.Second)
+	if code := check(); code != 1 {
+		t.Fatalf("healthcheck with no server: exit %d, want 1", code)
+	}
 }

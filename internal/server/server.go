@@ -36,7 +36,10 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 
 	a, err := app.Start(ctx, cfg, logger, append(opts, app.WithTelemetry(tel))...)
 	if err != nil {
-		return fmt.Errorf("start: %w", err)
+		// The app would have flushed telemetry on Close; it never started.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.FlushTimeout)
+		defer cancel()
+		return errors.Join(fmt.Errorf("start: %w", err), tel.Shutdown(sctx))
 	}
 	// After the drain: flush telemetry, then close the pool and dialer.
 	defer a.Close()
