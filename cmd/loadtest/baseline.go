@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The baseline is what a hand-written service with no framework, no
+// middleware and no configuration would do: net/http, pgxpool and
+// encoding/json. The load test runs it as a child process (this binary with
+// the argument "baseline") under the same CPU limits as the real server, so
+// the ratio of the two is the cost of everything the real service adds.
+
+// baselineQuery is the real store's first-page query.
+const baselineQuery = `SELECT id, name, description, created_by, created_at, updated_by, updated_at, version FROM items ORDER BY created_at DESC, id DESC LIMIT 51`
+
+type bareItem struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedBy   string    `json:"updated_by"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Version     int64     `json:"version"`
+}
+
+type bareHealth struct {
+	Status        string    `json:"status"`
+	Version       string    `json:"version"`
+	Commit        string    `json:"commit"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	Database      struct {
+		Status   string `json:"status"`
+		Migrated bool   `json:"migrated"`
+	} `json:"database"`
+}
+
+// runBaseline serves GET /healthz and GET /api/items on $PORT until killed.
+func runBaseline() error {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		return fmt.Errorf("baseline: DATABASE_URL: %w", err)
+	}
+	if n, err := strconv.Atoi(os.Getenv("DB_MAX_CONNS")); err == nil {
+		cfg.MaxConns = int32(n)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("baseline: pool: %w", err)
+	}
+	defer pool.Close()
+	started := time.Now()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		h := bareHealth{Status: "ok", Version: "baseline", Commit: "0000000000000000000000000000000000000000",
+			StartedAt: started.UTC(), UptimeSeconds: time.Since(started).Seconds()}
+		h.Database.Status, h.Database.Migrated = "up", true
+		writeBareJSON(w, h)
+	})
+	mux.HandleFunc("GET /api/items", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := pool.Query(r.Context(), baselineQuery)
+		if err != nil {
+			http.Error(w, "database error", http.StatusInternalServerError)
+			return
+		}
+		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (bareItem, error) {
+			var it bareItem
+			err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedBy, &it.CreatedAt, &it.UpdatedBy, &it.UpdatedAt, &it.Version)
+			return it, err
+		})
+		if err != nil {
+			http.Error(w, "database error", http.StatusInternalServerError)
+			return
+		}
+		resp := struct {
+			Items      []bareItem `json:"items"`
+			NextCursor string     `json:"next_cursor,omitempty"`
+		}{Items: list}
+		if len(list) > 50 {
+			last := list[49]
+			resp.Items = list[:50]
+			resp.NextCursor = base64.RawURLEncoding.EncodeToString(
+				[]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(last.ID, 10)))
+		}
+		writeBareJSON(w, resp)
+	})
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux}
+	// Exit cleanly on SIGTERM, as the load test stops every server.
+	sig, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-sig.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func writeBareJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,187 @@
+// Command loadtest measures the service against bare net/http baselines on
+// this machine, in one run: /healthz and GET /api/items throughput (wrk),
+// exec-to-first-200 with the database unreachable, and /api/items with
+// telemetry export on versus off. Targets are reported, not asserted: the
+// exit status is non-zero only when the measurement itself failed.
+//
+// `make bench` runs it; see docs/readme/performance.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type settings struct {
+	Duration    time.Duration
+	Warmup      time.Duration
+	Rounds      int
+	Connections int
+	Threads     int
+	ServerCPUs  []int
+	LoadCPUs    []int
+	GoMaxProcs  int
+	DBMaxConns  int
+	Rows        int
+	StartupRuns int
+	Only        map[string]bool
+	ProfileDir  string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		if err := runBaseline(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "profiled-server" {
+		if err := runProfiledServer(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	s, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, s); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of one measured wrk round (whole seconds)")
+	fs.DurationVar(&s.Warmup, "warmup", time.Second, "unmeasured wrk run per server before the rounds (whole seconds; 0: none)")
+	fs.IntVar(&s.Rounds, "rounds", 3, "measured rounds per server; servers alternate (ABBA) each round")
+	fs.IntVar(&s.Connections, "c", 32, "wrk connections")
+	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
+	serverCPUs := fs.String("server-cpus", "auto", `CPUs for the servers under test ("auto": 0 when the machine has 2+ CPUs; "": unpinned)`)
+	loadCPUs := fs.String("load-cpus", "auto", `CPUs for wrk and the start-up poller ("auto": the rest; "": unpinned)`)
+	fs.IntVar(&s.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the servers (0: the number of server CPUs)")
+	fs.IntVar(&s.DBMaxConns, "db-max-conns", 4, "pool size of both the service (DB_MAX_CONNS) and the baseline")
+	fs.IntVar(&s.Rows, "rows", 50, "rows seeded into items; /api/items is asked for limit=50")
+	fs.IntVar(&s.StartupRuns, "startup-runs", 20, "exec-to-first-200 runs")
+	only := fs.String("only", "startup,healthz,items,telemetry", "comma-separated scenarios to run")
+	fs.StringVar(&s.ProfileDir, "profile", "", "also write CPU profiles of the service under each load to this directory")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if s.Rounds < 1 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
+		return s, errors.New("-rounds, -duration, -c, -t and -startup-runs must be positive")
+	}
+	s.Only = map[string]bool{}
+	for _, o := range strings.Split(*only, ",") {
+		o = strings.TrimSpace(o)
+		switch o {
+		case "startup", "healthz", "items", "telemetry":
+			s.Only[o] = true
+		case "":
+		default:
+			return s, fmt.Errorf("-only: unknown scenario %q", o)
+		}
+	}
+	var err error
+	n := runtime.NumCPU()
+	if s.ServerCPUs, err = cpuList(*serverCPUs, []int{0}, n); err != nil {
+		return s, fmt.Errorf("-server-cpus: %w", err)
+	}
+	rest := make([]int, 0, n)
+	for c := 1; c < n; c++ {
+		rest = append(rest, c)
+	}
+	if s.LoadCPUs, err = cpuList(*loadCPUs, rest, n); err != nil {
+		return s, fmt.Errorf("-load-cpus: %w", err)
+	}
+	if n < 2 && (*serverCPUs == "auto" || *loadCPUs == "auto") {
+		s.ServerCPUs, s.LoadCPUs = nil, nil // one CPU: nothing to split
+	}
+	if s.GoMaxProcs == 0 {
+		s.GoMaxProcs = len(s.ServerCPUs)
+	}
+	return s, nil
+}
+
+// cpuList parses "0,2-3"; "auto" gives def, "" gives nil (unpinned).
+func cpuList(v string, def []int, ncpu int) ([]int, error) {
+	if v == "auto" {
+		return def, nil
+	}
+	var out []int
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("bad CPU %q", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("bad CPU range %q", part)
+			}
+		}
+		for c := a; c <= b; c++ {
+			if c >= ncpu {
+				return nil, fmt.Errorf("CPU %d does not exist (this machine has %d)", c, ncpu)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// moduleRoot finds the repository root (go.mod) so the tool works from any
+// directory inside it.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run inside the example-function module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// buildServer compiles cmd/server the way `make build` does (static,
+// trimmed, stamped) into dir.
+func buildServer(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "server")
+	commit := "unknown"
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
+	const pkg = "example.com/example-function/internal/buildinfo"
+	ldflags := "-s -w -X " + pkg + ".Version=loadtest -X " + pkg + ".Commit=" + commit
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/server")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/server: %w\n%s", err, out)
+	}
+	return bin, nil
+}

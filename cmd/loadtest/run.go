@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/example-function/internal/database"
+	"example.com/example-function/internal/pgtest"
+)
+
+// comparison is one subject-versus-reference throughput measurement.
+type comparison struct {
+	Name      string
+	Subject   string
+	Reference string
+	Target    float64 // minimum subject/reference ratio
+	Sub, Ref  []wrkResult
+	SubBytes  int // response body size, a check that both answer alike
+	RefBytes  int
+	Note      string // set when the comparison could not be measured
+}
+
+func (c comparison) ratio() float64 {
+	r := median(rps(c.Ref))
+	if r == 0 {
+		return 0
+	}
+	return median(rps(c.Sub)) / r
+}
+
+func rps(rs []wrkResult) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.ReqPerSec
+	}
+	return out
+}
+
+// report is everything measured, printed as the final table.
+type report struct {
+	S           settings
+	Comparisons []comparison
+	Startup     *startupResult
+	StartupNote string
+	Profiles    []string
+}
+
+func run(ctx context.Context, s settings) error {
+	wrk, err := findWrk()
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	logf("building ./cmd/server")
+	bin, err := buildServer(ctx, root, tmp)
+	if err != nil {
+		return err
+	}
+	rep := &report{S: s}
+	wo := wrkOptions{Threads: s.Threads, Connections: s.Connections, Duration: s.Duration, CPUs: s.LoadCPUs}
+	service := func(name string, env ...string) procSpec {
+		return procSpec{Name: name, Path: bin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
+			Env: append([]string{"AUTH_MODE=dev", "LOG_LEVEL=warn", "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
+	}
+
+	if s.Only["startup"] {
+		closed, err := freePort() // nothing listens there once freePort returns
+		if err != nil {
+			return err
+		}
+		logf("exec-to-first-200 x%d, database unreachable", s.StartupRuns)
+		sp := service("service", "DATABASE_URL=postgres://app@127.0.0.1:"+strconv.Itoa(closed)+"/app?sslmode=disable")
+		res, err := measureStartup(ctx, sp, s.StartupRuns, s.LoadCPUs)
+		if err != nil {
+			return fmt.Errorf("startup: %w", err)
+		}
+		rep.Startup = &res
+	}
+
+	if s.Only["healthz"] || s.Only["items"] || s.Only["telemetry"] {
+		if err := loadScenarios(ctx, s, rep, wrk, self, service, wo); err != nil {
+			return err
+		}
+	}
+	printReport(os.Stdout, rep)
+	return nil
+}
+
+func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self string,
+	service func(string, ...string) procSpec, wo wrkOptions) error {
+	logf("starting PostgreSQL (pgtest)")
+	pg, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pg.Stop()
+	dbURL, err := prepareDatabase(ctx, pg, s.Rows)
+	if err != nil {
+		return err
+	}
+
+	svc, err := startProc(ctx, service("service", "DATABASE_URL="+dbURL), "/readyz")
+	if err != nil {
+		return err
+	}
+	defer svc.stop()
+	bare, err := startProc(ctx, procSpec{Name: "bare", Path: self, Args: []string{"baseline"}, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
+		Env: []string{"DATABASE_URL=" + dbURL, "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}}, "/healthz")
+	if err != nil {
+		return err
+	}
+	defer bare.stop()
+
+	const itemsPath = "/api/items?limit=50"
+	if s.Only["healthz"] {
+		c := comparison{Name: "GET /healthz", Subject: "service", Reference: "bare net/http", Target: 0.85}
+		if err := compare(ctx, wrk, wo, s, &c, svc, bare, "/healthz"); err != nil {
+			return err
+		}
+		rep.Comparisons = append(rep.Comparisons, c)
+	}
+	if s.Only["items"] {
+		c := comparison{Name: "GET " + itemsPath, Subject: "service", Reference: "bare pgxpool+json", Target: 0.75}
+		if err := compare(ctx, wrk, wo, s, &c, svc, bare, itemsPath); err != nil {
+			return err
+		}
+		rep.Comparisons = append(rep.Comparisons, c)
+	}
+	if err := bare.stop(); err != nil {
+		return err
+	}
+	if s.Only["telemetry"] {
+		c, err := telemetryScenario(ctx, wrk, wo, s, service, svc, dbURL, itemsPath)
+		if err != nil {
+			return err
+		}
+		rep.Comparisons = append(rep.Comparisons, c)
+	}
+	if s.ProfileDir != "" {
+		paths, err := profileService(ctx, s, wrk, wo, self, dbURL, "/healthz", itemsPath)
+		if err != nil {
+			return err
+		}
+		rep.Profiles = paths
+	}
+	return svc.stop()
+}
+
+// telemetryScenario compares /api/items with OTLP export to a local
+// discarding receiver against the same service with export off. It first
+// checks the binary exports at all: before cmd/server sets up telemetry,
+// the variable has no effect and there is nothing to compare.
+func telemetryScenario(ctx context.Context, wrk string, wo wrkOptions, s settings,
+	service func(string, ...string) procSpec, off *proc, dbURL, path string) (comparison, error) {
+	c := comparison{Name: "GET " + path, Subject: "export on", Reference: "export off", Target: 0.90}
+	sk, err := startSink()
+	if err != nil {
+		return c, err
+	}
+	defer sk.close()
+	onEnv := []string{"DATABASE_URL=" + dbURL, "OTEL_EXPORTER_OTLP_ENDPOINT=" + sk.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"}
+
+	logf("telemetry: probing whether cmd/server exports (20 requests, then SIGTERM flush)")
+	probe, err := startProc(ctx, service("service+otlp probe", onEnv...), "/readyz")
+	if err != nil {
+		return c, err
+	}
+	for range 20 {
+		if _, _, err := probe.get(path); err != nil {
+			_ = probe.stop()
+			return c, err
+		}
+	}
+	if err := probe.stop(); err != nil {
+		return c, err
+	}
+	if sk.traces.Load() == 0 {
+		c.Note = fmt.Sprintf("not measured: cmd/server sent no spans to OTEL_EXPORTER_OTLP_ENDPOINT (%d exports received); telemetry is not wired into cmd/server at this commit", sk.exports())
+		logf("telemetry: %s", c.Note)
+		return c, nil
+	}
+	on, err := startProc(ctx, service("service+otlp", onEnv...), "/readyz")
+	if err != nil {
+		return c, err
+	}
+	before := sk.exports()
+	if err := compare(ctx, wrk, wo, s, &c, on, off, path); err != nil {
+		_ = on.stop()
+		return c, err
+	}
+	if err := on.stop(); err != nil {
+		return c, err
+	}
+	c.Note = fmt.Sprintf("%d OTLP exports (%d traces, %d metrics in total) received during the run, %.1f MB", sk.exports()-before,
+		sk.traces.Load(), sk.metrics.Load(), float64(sk.bytes.Load())/1e6)
+	return c, nil
+}
+
+// compare warms both servers up, then runs the rounds, alternating which
+// goes first (ABBA) so drift on a shared machine hits both alike.
+func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref *proc, path string) error {
+	var err error
+	if _, c.SubBytes, err = checkOK(sub, path); err != nil {
+		return err
+	}
+	if _, c.RefBytes, err = checkOK(ref, path); err != nil {
+		return err
+	}
+	logf("%s: warm-up %s each", c.Name, s.Warmup)
+	if s.Warmup > 0 {
+		w := wo
+		w.Duration = s.Warmup
+		for _, p := range []*proc{sub, ref} {
+			if _, err := loadOnce(ctx, wrk, w, p, path); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range s.Rounds {
+		order := []*proc{sub, ref}
+		if i%2 == 1 {
+			order = []*proc{ref, sub}
+		}
+		for _, p := range order {
+			r, err := loadOnce(ctx, wrk, wo, p, path)
+			if err != nil {
+				return err
+			}
+			if p == sub {
+				c.Sub = append(c.Sub, r)
+			} else {
+				c.Ref = append(c.Ref, r)
+			}
+			logf("%s: round %d %-18s %9.0f req/s  p50 %-8s p99 %s", c.Name, i+1, label(c, p == sub), r.ReqPerSec, r.P50, r.P99)
+		}
+	}
+	return nil
+}
+
+func label(c *comparison, sub bool) string {
+	if sub {
+		return c.Subject
+	}
+	return c.Reference
+}
+
+func checkOK(p *proc, path string) (int, int, error) {
+	status, n, err := p.get(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s %s: %w", p.name, path, err)
+	}
+	if status != 200 {
+		return 0, 0, fmt.Errorf("%s %s: status %d, want 200\n%s", p.name, path, status, p.out.String())
+	}
+	return status, n, nil
+}
+
+func loadOnce(ctx context.Context, wrk string, wo wrkOptions, p *proc, path string) (wrkResult, error) {
+	r, err := runWrk(ctx, wrk, p.base+path, wo)
+	if err != nil {
+		return r, err
+	}
+	if r.Non2xx > 0 {
+		return r, fmt.Errorf("%s %s: %d of %d responses were not 2xx; the measurement is void\n%s", p.name, path, r.Non2xx, r.Requests, p.out.String())
+	}
+	if r.Requests == 0 {
+		return r, fmt.Errorf("%s %s: wrk completed no request", p.name, path)
+	}
+	return r, nil
+}
+
+// prepareDatabase creates a database, applies the service's migrations and
+// seeds rows items, newest first by one second each.
+func prepareDatabase(ctx context.Context, pg *pgtest.Server, rows int) (string, error) {
+	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE loadtest"); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	url := pg.URL("loadtest")
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	if err := database.Migrate(ctx, pool); err != nil {
+		return "", err
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO items (name, description, created_by, created_at, updated_by, updated_at)
+		SELECT 'Item ' || g, 'Sample description number ' || g || ', long enough to look like real text in a list.',
+		       'loadtest@example.com', now() - g * interval '1 second', 'loadtest@example.com', now() - g * interval '1 second'
+		FROM generate_series(1, $1) AS g`, rows)
+	if err != nil {
+		return "", fmt.Errorf("seed items: %w", err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE items"); err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func describeMachine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s, %d CPUs (%s), %s/%s, load average at the end %s, host %s",
+		runtime.Version(), runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, load, host)
+}
