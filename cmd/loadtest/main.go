@@ -40,13 +40,6 @@ type settings struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "baseline" {
-		if err := runBaseline(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
 	if len(os.Args) > 1 && os.Args[1] == "profiled-server" {
 		if err := runProfiledServer(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -167,21 +160,22 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// buildServer compiles cmd/server the way `make build` does (static,
-// trimmed, stamped) into dir.
-func buildServer(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "server")
+// build compiles the server and the bare reference the way `make build`
+// does (static, trimmed, stamped) into dir.
+func build(ctx context.Context, root, dir string) (server, bare string, err error) {
 	commit := "unknown"
 	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
 	}
 	const pkg = "example.com/example-function/internal/buildinfo"
 	ldflags := "-s -w -X " + pkg + ".Version=loadtest -X " + pkg + ".Commit=" + commit
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/server")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/server: %w\n%s", err, out)
+	for _, p := range []struct{ pkg, out string }{{"./cmd/server", "server"}, {"./cmd/loadtest/bare", "bare"}} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(dir, p.out), p.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("go build %s: %w\n%s", p.pkg, err, out)
+		}
 	}
-	return bin, nil
+	return filepath.Join(dir, "server"), filepath.Join(dir, "bare"), nil
 }

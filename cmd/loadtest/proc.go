@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -194,4 +195,35 @@ func (p *proc) get(path string) (int, int, error) {
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, int(n), err
+}
+
+// cpuTime is the CPU time (user + system, all threads, including exited
+// ones) the process has used so far, from /proc/PID/stat.
+func (p *proc) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime (fields 14 and 15, in USER_HZ ticks,
+// which Linux fixes at 100 per second) from a /proc/PID/stat line.
+func parseStatCPU(stat string) (time.Duration, error) {
+	// The command name (field 2) may contain spaces; fields resume after ')'.
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc stat line %q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat line %q", stat)
+	}
+	// f[0] is field 3 (state), so utime (14) is f[11] and stime (15) f[12].
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc stat line %q", stat)
+	}
+	return time.Duration(u+s) * (time.Second / 100), nil
 }

@@ -16,25 +16,38 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "Rounds: %d x %s per server, alternating order, after %s warm-up; medians shown\n\n", s.Rounds, s.Duration, s.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\treference\treq/s\tp50\tp99\tratio\ttarget\tresult")
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\tCPU ratio\ttarget\tresult")
 	for _, c := range r.Comparisons {
 		if len(c.Sub) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
 			continue
 		}
 		ratio := c.ratio()
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.2f\t>= %.2f\t%s\n",
-			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99),
-			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99),
-			ratio, c.Target, verdict(ratio >= c.Target))
-	}
-	if r.Startup != nil {
-		st := r.Startup
-		fmt.Fprintf(tw, "exec-to-first-200 /healthz, DB unreachable\tservice\tmedian %s\tp90 %s\tmax %s\t(%d runs)\t\t\t\t\t< 20ms\t%s\n",
-			ms(percentile(st.Runs, 50)), ms(percentile(st.Runs, 90)), ms(percentile(st.Runs, 100)), len(st.Runs),
-			verdict(percentile(st.Runs, 50) < 20*time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f\t>= %.2f\t%s\n",
+			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99), us(median(cpuPerReq(c.Sub))),
+			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99), us(median(cpuPerReq(c.Ref))),
+			ratio, c.cpuRatio(), c.Target, verdict(ratio >= c.Target))
 	}
 	tw.Flush()
+	if r.Startup != nil {
+		st, ref := r.Startup, r.StartupBare
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "exec-to-first-200 on /healthz, database unreachable\truns\tmedian\tp90\tmax\ttarget\tresult")
+		for _, x := range []struct {
+			name string
+			res  *startupResult
+		}{{"service", st}, {"bare net/http", ref}} {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t", x.name, len(x.res.Runs),
+				ms(percentile(x.res.Runs, 50)), ms(percentile(x.res.Runs, 90)), ms(percentile(x.res.Runs, 100)))
+			if x.res == st {
+				fmt.Fprintf(tw, "< 20ms\t%s\n", verdict(percentile(st.Runs, 50) < 20*time.Millisecond))
+			} else {
+				fmt.Fprintln(tw, "\t")
+			}
+		}
+		tw.Flush()
+	}
 
 	fmt.Fprintln(w)
 	for _, c := range r.Comparisons {
@@ -51,12 +64,14 @@ func printReport(w io.Writer, r *report) {
 		for _, d := range r.Startup.Runs {
 			parts = append(parts, ms(d))
 		}
-		fmt.Fprintf(w, "exec-to-first-200 runs: %s; /healthz reported the database %q\n", strings.Join(parts, " "), r.Startup.DBStatus)
+		fmt.Fprintf(w, "exec-to-first-200 runs (service, %d): %s; /healthz reported the database %q\n", len(parts), strings.Join(parts, " "), r.Startup.DBStatus)
 	}
 	for _, p := range r.Profiles {
 		fmt.Fprintf(w, "CPU profile: %s (go tool pprof -top %s)\n", p, p)
 	}
-	fmt.Fprintln(w, "\nTargets are reported, not asserted.")
+	fmt.Fprintln(w, "\nratio: median req/s of subject / reference (the target applies to it). CPU ratio: reference / subject median")
+	fmt.Fprintln(w, "server CPU time per request (/proc), the ratio the two would reach with a CPU to themselves.")
+	fmt.Fprintln(w, "Targets are reported, not asserted.")
 }
 
 func p50(r wrkResult) time.Duration { return r.P50 }
@@ -71,6 +86,8 @@ func medDur(rs []wrkResult, f func(wrkResult) time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func us(ns float64) string { return fmt.Sprintf("%.0fµs", ns/1e3) }
 
 func joinRPS(rs []wrkResult) string {
 	var parts []string

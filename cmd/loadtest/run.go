@@ -36,6 +36,25 @@ func (c comparison) ratio() float64 {
 	return median(rps(c.Sub)) / r
 }
 
+// cpuRatio is the reference's median CPU per request over the subject's:
+// the throughput ratio the two would reach on a CPU they had to
+// themselves. Less sensitive to other load on the machine than req/s.
+func (c comparison) cpuRatio() float64 {
+	s := median(cpuPerReq(c.Sub))
+	if s == 0 {
+		return 0
+	}
+	return median(cpuPerReq(c.Ref)) / s
+}
+
+func cpuPerReq(rs []wrkResult) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = float64(r.cpuPerRequest())
+	}
+	return out
+}
+
 func rps(rs []wrkResult) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
@@ -49,6 +68,7 @@ type report struct {
 	S           settings
 	Comparisons []comparison
 	Startup     *startupResult
+	StartupBare *startupResult
 	StartupNote string
 	Profiles    []string
 }
@@ -72,10 +92,14 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	logf("building ./cmd/server")
-	bin, err := buildServer(ctx, root, tmp)
+	logf("building ./cmd/server and ./cmd/loadtest/bare")
+	bin, bareBin, err := build(ctx, root, tmp)
 	if err != nil {
 		return err
+	}
+	bareSpec := func(env ...string) procSpec {
+		return procSpec{Name: "bare", Path: bareBin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
+			Env: append([]string{"DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
 	}
 	rep := &report{S: s}
 	wo := wrkOptions{Threads: s.Threads, Connections: s.Connections, Duration: s.Duration, CPUs: s.LoadCPUs}
@@ -90,16 +114,21 @@ func run(ctx context.Context, s settings) error {
 			return err
 		}
 		logf("exec-to-first-200 x%d, database unreachable", s.StartupRuns)
-		sp := service("service", "DATABASE_URL=postgres://app@127.0.0.1:"+strconv.Itoa(closed)+"/app?sslmode=disable")
-		res, err := measureStartup(ctx, sp, s.StartupRuns, s.LoadCPUs)
+		unreachable := "DATABASE_URL=postgres://app@127.0.0.1:" + strconv.Itoa(closed) + "/app?sslmode=disable"
+		res, err := measureStartup(ctx, service("service", unreachable), s.StartupRuns, s.LoadCPUs)
 		if err != nil {
 			return fmt.Errorf("startup: %w", err)
 		}
 		rep.Startup = &res
+		ref, err := measureStartup(ctx, bareSpec(unreachable), s.StartupRuns, s.LoadCPUs)
+		if err != nil {
+			return fmt.Errorf("startup: %w", err)
+		}
+		rep.StartupBare = &ref
 	}
 
 	if s.Only["healthz"] || s.Only["items"] || s.Only["telemetry"] {
-		if err := loadScenarios(ctx, s, rep, wrk, self, service, wo); err != nil {
+		if err := loadScenarios(ctx, s, rep, wrk, self, service, bareSpec, wo); err != nil {
 			return err
 		}
 	}
@@ -108,7 +137,7 @@ func run(ctx context.Context, s settings) error {
 }
 
 func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self string,
-	service func(string, ...string) procSpec, wo wrkOptions) error {
+	service func(string, ...string) procSpec, bareSpec func(...string) procSpec, wo wrkOptions) error {
 	logf("starting PostgreSQL (pgtest)")
 	pg, err := pgtest.Start(ctx, pgtest.Options{})
 	if err != nil {
@@ -125,8 +154,7 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		return err
 	}
 	defer svc.stop()
-	bare, err := startProc(ctx, procSpec{Name: "bare", Path: self, Args: []string{"baseline"}, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
-		Env: []string{"DATABASE_URL=" + dbURL, "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}}, "/healthz")
+	bare, err := startProc(ctx, bareSpec("DATABASE_URL="+dbURL), "/healthz")
 	if err != nil {
 		return err
 	}
@@ -252,7 +280,7 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 			} else {
 				c.Ref = append(c.Ref, r)
 			}
-			logf("%s: round %d %-18s %9.0f req/s  p50 %-8s p99 %s", c.Name, i+1, label(c, p == sub), r.ReqPerSec, r.P50, r.P99)
+			logf("%s: round %d %-18s %9.0f req/s  p50 %-8s p99 %-8s CPU/req %s", c.Name, i+1, label(c, p == sub), r.ReqPerSec, r.P50, r.P99, r.cpuPerRequest())
 		}
 	}
 	return nil
@@ -277,10 +305,19 @@ func checkOK(p *proc, path string) (int, int, error) {
 }
 
 func loadOnce(ctx context.Context, wrk string, wo wrkOptions, p *proc, path string) (wrkResult, error) {
+	cpu0, err := p.cpuTime()
+	if err != nil {
+		return wrkResult{}, err
+	}
 	r, err := runWrk(ctx, wrk, p.base+path, wo)
 	if err != nil {
 		return r, err
 	}
+	cpu1, err := p.cpuTime()
+	if err != nil {
+		return r, err
+	}
+	r.ServerCPU = cpu1 - cpu0
 	if r.Non2xx > 0 {
 		return r, fmt.Errorf("%s %s: %d of %d responses were not 2xx; the measurement is void\n%s", p.name, path, r.Non2xx, r.Requests, p.out.String())
 	}

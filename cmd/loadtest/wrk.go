@@ -20,6 +20,17 @@ type wrkResult struct {
 	P50, P99     time.Duration
 	SocketErrors int64 // connect + read + write + timeout
 	Non2xx       int64
+	// ServerCPU is the CPU time the server used during the run (not
+	// parsed from wrk: the load test reads it from /proc).
+	ServerCPU time.Duration
+}
+
+// cpuPerRequest is the server's CPU cost of one request.
+func (r wrkResult) cpuPerRequest() time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Requests)
 }
 
 // wrkOptions are the load parameters, the same for every server compared.

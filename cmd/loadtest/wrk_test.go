@@ -77,3 +77,15 @@ func TestPercentileAndMedian(t *testing.T) {
 		t.Errorf("median = %v, want 2.5", m)
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and a parenthesis, as /proc prints it.
+	stat := "4242 (my (odd) srv) S 1 4242 4242 0 -1 4194560 1270 0 0 0 250 37 0 0 20 0 8 0 1234 0 0\n"
+	got, err := parseStatCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2870 * time.Millisecond; got != want {
+		t.Errorf("parseStatCPU = %v, want %v", got, want)
+	}
+}

@@ -1,3 +1,9 @@
+// Command bare is the load test's reference: what a hand-written service
+// with no framework, no middleware and no configuration does, using
+// net/http, pgxpool and encoding/json only. cmd/loadtest builds it and runs
+// it under the same CPU limits as the real server, so the ratio of the two
+// is the cost of everything the real service adds. It listens on
+// 127.0.0.1:$PORT and reads DATABASE_URL and DB_MAX_CONNS.
 package main
 
 import (
@@ -16,12 +22,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// The baseline is what a hand-written service with no framework, no
-// middleware and no configuration would do: net/http, pgxpool and
-// encoding/json. The load test runs it as a child process (this binary with
-// the argument "baseline") under the same CPU limits as the real server, so
-// the ratio of the two is the cost of everything the real service adds.
 
 // baselineQuery is the real store's first-page query.
 const baselineQuery = `SELECT id, name, description, created_by, created_at, updated_by, updated_at, version FROM items ORDER BY created_at DESC, id DESC LIMIT 51`
@@ -44,13 +44,23 @@ type bareHealth struct {
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
 	Database      struct {
-		Status   string `json:"status"`
-		Migrated bool   `json:"migrated"`
+		Status    string    `json:"status"`
+		CheckedAt time.Time `json:"checked_at"`
+		LatencyMS float64   `json:"latency_ms"`
+		Since     time.Time `json:"since"`
+		Migrated  bool      `json:"migrated"`
 	} `json:"database"`
 }
 
-// runBaseline serves GET /healthz and GET /api/items on $PORT until killed.
-func runBaseline() error {
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bare:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves GET /healthz and GET /api/items until SIGTERM.
+func run() error {
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -71,6 +81,7 @@ func runBaseline() error {
 		h := bareHealth{Status: "ok", Version: "baseline", Commit: "0000000000000000000000000000000000000000",
 			StartedAt: started.UTC(), UptimeSeconds: time.Since(started).Seconds()}
 		h.Database.Status, h.Database.Migrated = "up", true
+		h.Database.CheckedAt, h.Database.LatencyMS, h.Database.Since = started.UTC(), 0.42, started.UTC()
 		writeBareJSON(w, h)
 	})
 	mux.HandleFunc("GET /api/items", func(w http.ResponseWriter, r *http.Request) {
