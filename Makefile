@@ -8,7 +8,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
 
-.PHONY: run test vet fmt-check build test-fuzz test-container test-all bench clean-data help
+.PHONY: run test vet fmt-check build test-fuzz test-container test-browser test-all assets bench clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -21,6 +21,8 @@ test: vet ## vet, then every test with the race detector (needs Go and a Postgre
 
 vet: fmt-check
 	$(GO) vet ./...
+	$(GO) vet -tags browser ./e2e/
+	$(GO) vet -tags container ./deploy/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -37,7 +39,13 @@ test-fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 test-container: ## build the image with podman/buildah and test it (see deploy/README in the README)
 	bash .ci/container-test.sh
 
-test-all: test test-fuzz test-container ## everything CI runs
+test-browser: ## browser end-to-end tests: headless Chromium against the real server (needs chromium)
+	$(GO) test -race -tags browser -count=1 ./e2e/
+
+assets: ## rebuild internal/web/static after changing internal/web/assets/src
+	$(GO) generate ./internal/web/...
+
+test-all: test test-fuzz test-browser test-container ## everything CI runs
 
 bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
 	$(GO) run ./cmd/loadtest
