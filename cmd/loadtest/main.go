@@ -37,6 +37,19 @@ type settings struct {
 	StartupRuns int
 	Only        map[string]bool
 	ProfileDir  string
+	ServerEnv   []string
+}
+
+// envList collects repeated -server-env flags.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want NAME=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func main() {
@@ -76,6 +89,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.StartupRuns, "startup-runs", 20, "exec-to-first-200 runs")
 	only := fs.String("only", "startup,healthz,items,telemetry", "comma-separated scenarios to run")
 	fs.StringVar(&s.ProfileDir, "profile", "", "also write CPU profiles of the service under each load to this directory")
+	fs.Var((*envList)(&s.ServerEnv), "server-env", "NAME=VALUE added to the environment of every server, service and reference alike (repeatable; e.g. GOGC=200)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}

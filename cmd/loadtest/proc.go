@@ -99,7 +99,8 @@ type procSpec struct {
 	Args  []string
 	Env   []string // added to a minimal environment; PORT and GOMAXPROCS are set here
 	CPUs  []int
-	Procs int // GOMAXPROCS; 0 leaves the Go default
+	Procs int      // GOMAXPROCS; 0 leaves the Go default
+	Extra []string // -server-env, last so it wins
 }
 
 func freePort() (int, error) {
@@ -118,7 +119,7 @@ func (s procSpec) command(port int) *exec.Cmd {
 	if s.Procs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(s.Procs))
 	}
-	cmd.Env = append(env, s.Env...)
+	cmd.Env = append(append(env, s.Env...), s.Extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }

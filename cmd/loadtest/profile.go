@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -32,35 +33,48 @@ func runProfiledServer() error {
 	return server.Main(ctx, os.LookupEnv, os.Stdout)
 }
 
-// profileService loads the profiled service once per path and returns the
-// profile files (read them with `go tool pprof -top BINARY FILE`).
-func profileService(ctx context.Context, s settings, wrk string, wo wrkOptions, self, dbURL string, paths ...string) ([]string, error) {
+// profileService loads the profiled service and the bare reference once
+// per path and returns the profile files (read them with
+// `go tool pprof -top FILE`; compare with -diff_base).
+func profileService(ctx context.Context, s settings, wrk string, wo wrkOptions, self string, bare procSpec, dbURL string, paths ...string) ([]string, error) {
 	if err := os.MkdirAll(s.ProfileDir, 0o755); err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, path := range paths {
 		name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "=", "").Replace(path), "_")
-		file, err := filepath.Abs(filepath.Join(s.ProfileDir, name+".pprof"))
-		if err != nil {
-			return nil, err
+		for _, who := range []string{"service", "bare"} {
+			file, err := filepath.Abs(filepath.Join(s.ProfileDir, who+"-"+name+".pprof"))
+			if err != nil {
+				return nil, err
+			}
+			logf("profiling %s under load on %s -> %s", who, path, file)
+			spec := procSpec{Name: "profiled service", Path: self, Args: []string{"profiled-server"},
+				CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
+				Env: []string{"DATABASE_URL=" + dbURL, "AUTH_MODE=dev", "LOG_LEVEL=warn",
+					"DB_MAX_CONNS=" + fmt.Sprint(s.DBMaxConns)}}
+			ready := "/readyz"
+			if who == "bare" {
+				spec, ready = bare, "/healthz"
+				spec.Env = append(slices.Clip(spec.Env), "DATABASE_URL="+dbURL)
+			}
+			spec.Env = append(slices.Clip(spec.Env), "LOADTEST_CPUPROFILE="+file)
+			p, err := startProc(ctx, spec, ready)
+			if err != nil {
+				return nil, err
+			}
+			r, err := loadOnce(ctx, wrk, wo, p, path)
+			if err != nil {
+				_ = p.stop()
+				return nil, err
+			}
+			logf("  %s: %d requests, %.0f req/s, CPU/req %s (divide profile totals by the request count to compare)",
+				who, r.Requests, r.ReqPerSec, r.cpuPerRequest())
+			if err := p.stop(); err != nil {
+				return nil, err
+			}
+			out = append(out, file)
 		}
-		logf("profiling the service under load on %s -> %s", path, file)
-		p, err := startProc(ctx, procSpec{Name: "profiled service", Path: self, Args: []string{"profiled-server"},
-			CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
-			Env: []string{"LOADTEST_CPUPROFILE=" + file, "DATABASE_URL=" + dbURL, "AUTH_MODE=dev", "LOG_LEVEL=warn",
-				"DB_MAX_CONNS=" + fmt.Sprint(s.DBMaxConns)}}, "/readyz")
-		if err != nil {
-			return nil, err
-		}
-		if _, err := loadOnce(ctx, wrk, wo, p, path); err != nil {
-			_ = p.stop()
-			return nil, err
-		}
-		if err := p.stop(); err != nil {
-			return nil, err
-		}
-		out = append(out, file)
 	}
 	return out, nil
 }

@@ -13,6 +13,9 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "\nMachine: %s\n", describeMachine())
 	fmt.Fprintf(w, "Layout: servers on CPUs %s with GOMAXPROCS=%d; wrk -t%d -c%d on CPUs %s; PostgreSQL unpinned; DB_MAX_CONNS=%d\n",
 		cpus(s.ServerCPUs), s.GoMaxProcs, s.Threads, s.Connections, cpus(s.LoadCPUs), s.DBMaxConns)
+	if len(s.ServerEnv) > 0 {
+		fmt.Fprintf(w, "Extra server environment (both sides): %s\n", strings.Join(s.ServerEnv, " "))
+	}
 	fmt.Fprintf(w, "Rounds: %d x %s per server, alternating order, after %s warm-up; medians shown\n\n", s.Rounds, s.Duration, s.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -67,7 +70,10 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "exec-to-first-200 runs (service, %d): %s; /healthz reported the database %q\n", len(parts), strings.Join(parts, " "), r.Startup.DBStatus)
 	}
 	for _, p := range r.Profiles {
-		fmt.Fprintf(w, "CPU profile: %s (go tool pprof -top %s)\n", p, p)
+		fmt.Fprintf(w, "CPU profile: %s\n", p)
+	}
+	if len(r.Profiles) > 0 {
+		fmt.Fprintln(w, "Read with: go tool pprof -top -cum FILE; compare: go tool pprof -top -diff_base BARE SERVICE")
 	}
 	fmt.Fprintln(w, "\nratio: median req/s of subject / reference (the target applies to it). CPU ratio: reference / subject median")
 	fmt.Fprintln(w, "server CPU time per request (/proc), the ratio the two would reach with a CPU to themselves.")

@@ -98,13 +98,13 @@ func run(ctx context.Context, s settings) error {
 		return err
 	}
 	bareSpec := func(env ...string) procSpec {
-		return procSpec{Name: "bare", Path: bareBin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
+		return procSpec{Name: "bare", Path: bareBin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
 			Env: append([]string{"DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
 	}
 	rep := &report{S: s}
 	wo := wrkOptions{Threads: s.Threads, Connections: s.Connections, Duration: s.Duration, CPUs: s.LoadCPUs}
 	service := func(name string, env ...string) procSpec {
-		return procSpec{Name: name, Path: bin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs,
+		return procSpec{Name: name, Path: bin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
 			Env: append([]string{"AUTH_MODE=dev", "LOG_LEVEL=warn", "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
 	}
 
@@ -186,7 +186,7 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.ProfileDir != "" {
-		paths, err := profileService(ctx, s, wrk, wo, self, dbURL, "/healthz", itemsPath)
+		paths, err := profileService(ctx, s, wrk, wo, self, bareSpec(), dbURL, "/healthz", itemsPath)
 		if err != nil {
 			return err
 		}
