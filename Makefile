@@ -8,7 +8,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
 
-.PHONY: run test vet fmt-check build test-fuzz test-container test-browser test-all assets bench clean-data help
+.PHONY: run test vet fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -41,6 +41,9 @@ test-container: ## build the image with podman/buildah and test it (see deploy/R
 
 test-browser: ## browser end-to-end tests: headless Chromium against the real server (needs chromium)
 	$(GO) test -race -tags browser -count=1 ./e2e/
+
+screenshots: ## refresh the README's screenshots in docs/screenshots (needs chromium)
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -tags browser -count=1 -run '^TestBrowserScreenshots$$' ./e2e/
 
 assets: ## rebuild internal/web/static after changing internal/web/assets/src
 	$(GO) generate ./internal/web/...
