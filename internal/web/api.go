@@ -121,42 +121,24 @@ func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
 // apiPut replaces the item: absent fields become empty (and an empty name
 // is invalid).
 func (s *server) apiPut(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
-	if !ok {
-		s.apiError(w, r, items.ErrNotFound)
-		return
-	}
-	fields, p := decodeItem(w, r, "application/json")
-	if p != nil {
-		writeProblem(w, *p)
-		return
-	}
-	version, p := ifMatch(r)
-	if p != nil {
-		writeProblem(w, *p)
-		return
-	}
-	it, err := s.Items.Update(r.Context(), id, items.Input{
-		Name: fields["name"].value, Description: fields["description"].value,
-	}, version, userName(r))
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.Events.ItemUpdated(r.Context())
-	w.Header().Set("ETag", etag(it.Version))
-	writeJSON(w, http.StatusOK, it)
+	s.apiUpdate(w, r, true, "application/json")
 }
 
 // apiPatch applies a JSON merge patch (RFC 7396): absent fields stay, null
 // clears the description (and is invalid for the name).
 func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
+	s.apiUpdate(w, r, false, "application/merge-patch+json", "application/json")
+}
+
+// apiUpdate changes the fields the body sets, or all of them when replace
+// is true, honouring If-Match.
+func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool, types ...string) {
 	id, ok := pathID(r)
 	if !ok {
 		s.apiError(w, r, items.ErrNotFound)
 		return
 	}
-	fields, p := decodeItem(w, r, "application/merge-patch+json", "application/json")
+	fields, p := decodeItem(w, r, types...)
 	if p != nil {
 		writeProblem(w, *p)
 		return
@@ -167,11 +149,11 @@ func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var patch items.Patch
-	if f, ok := fields["name"]; ok {
-		patch.Name = &f.value // null -> "" -> "must not be empty"
-	}
-	if f, ok := fields["description"]; ok {
-		patch.Description = &f.value
+	for name, dst := range map[string]**string{"name": &patch.Name, "description": &patch.Description} {
+		if f, ok := fields[name]; ok || replace {
+			v := f.value // absent or null: "" (and an empty name is invalid)
+			*dst = &v
+		}
 	}
 	it, err := s.Items.Apply(r.Context(), id, patch, version, userName(r))
 	if err != nil {

@@ -122,17 +122,8 @@ func (s *server) pageEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
+	id, version, ok := s.versionedForm(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusNotFound)
-		return
-	}
-	if !s.parseForm(w, r) {
-		return
-	}
-	version, ok := formVersion(r)
-	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest)
 		return
 	}
 	in := items.Input{Name: r.PostForm.Get("name"), Description: r.PostForm.Get("description")}
@@ -165,17 +156,8 @@ func (s *server) pageConfirmDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
+	id, version, ok := s.versionedForm(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusNotFound)
-		return
-	}
-	if !s.parseForm(w, r) {
-		return
-	}
-	version, ok := formVersion(r)
-	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest)
 		return
 	}
 	err := s.Items.Delete(r.Context(), id, version)
@@ -257,6 +239,23 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 		s.errorPage(w, r, http.StatusInternalServerError)
 	}
+}
+
+// versionedForm reads the item id of the path and the form with the
+// version the user opened, answering the error page itself when it cannot.
+func (s *server) versionedForm(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
+	if id, ok = pathID(r); !ok {
+		s.errorPage(w, r, http.StatusNotFound)
+		return 0, 0, false
+	}
+	if !s.parseForm(w, r) {
+		return 0, 0, false
+	}
+	if version, ok = formVersion(r); !ok {
+		s.errorPage(w, r, http.StatusBadRequest)
+		return 0, 0, false
+	}
+	return id, version, true
 }
 
 func formVersion(r *http.Request) (int64, bool) {
