@@ -87,27 +87,7 @@ func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
 	p.WaitHTTP(t, "/readyz", 200, 20*time.Second)
 
 	// A request whose body is still arriving is in flight at the server.
-	body, w := io.Pipe()
-	req, _ := http.NewRequest("POST", p.URL("/api/items"), body)
-	req.Header.Set("Content-Type", "application/json")
-	type result struct {
-		status int
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		res.Body.Close()
-		done <- result{status: res.StatusCode}
-	}()
-	if _, err := w.Write([]byte(`{"name":"in `)); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // let the server start reading it
+	finish := inFlight(t, p)
 
 	p.Signal(t, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,13 +100,8 @@ func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
 		conn.Close()
 		t.Error("server still accepts connections after SIGTERM")
 	}
-	if _, err := w.Write([]byte(`flight"}`)); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	r := <-done
-	if r.err != nil || r.status != http.StatusCreated {
-		t.Fatalf("in-flight request: status %d, err %v", r.status, r.err)
+	if status, err := finish(); err != nil || status != http.StatusCreated {
+		t.Fatalf("in-flight request: status %d, err %v", status, err)
 	}
 	start := time.Now()
 	if code := p.Wait(t, 10*time.Second); code != 0 {
@@ -218,5 +193,48 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	p.Wait(t, 10*time.Second)
 	if code := check(); code != 1 {
 		t.Fatalf("healthcheck with no server: exit %d, want 1", code)
+	}
+}
+
+// inFlight starts a POST /api/items whose body is only half sent; finish
+// sends the rest and returns the status (or the error). header holds
+// name, value pairs.
+func inFlight(t *testing.T, proc *proctest.Proc, header ...string) (finish func() (int, error)) {
+	t.Helper()
+	body, w := io.Pipe()
+	req, err := http.NewRequest("POST", proc.URL("/api/items"), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	client := &http.Client{Timeout: 15 * time.Second}
+	go func() {
+		res, err := client.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		res.Body.Close()
+		done <- result{status: res.StatusCode}
+	}()
+	if _, err := w.Write([]byte(`{"name":"in `)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the server start reading it
+	return func() (int, error) {
+		if _, err := w.Write([]byte(`flight"}`)); err != nil {
+			return 0, err
+		}
+		w.Close()
+		r := <-done
+		return r.status, r.err
 	}
 }

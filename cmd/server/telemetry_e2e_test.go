@@ -118,52 +118,13 @@ func createItem(t *testing.T, proc *proctest.Proc, p parent, name string) int64 
 	return it.ID
 }
 
-// inFlight starts a POST /api/items whose body is only half sent; finish
-// sends the rest and returns the status (or the error).
-func inFlight(t *testing.T, proc *proctest.Proc, p parent) (finish func() (int, error)) {
-	t.Helper()
-	body, w := io.Pipe()
-	req, err := http.NewRequest("POST", proc.URL("/api/items"), body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", p.traceparent())
-	type result struct {
-		status int
-		err    error
-	}
-	done := make(chan result, 1)
-	client := &http.Client{Timeout: 15 * time.Second}
-	go func() {
-		res, err := client.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		res.Body.Close()
-		done <- result{status: res.StatusCode}
-	}()
-	if _, err := w.Write([]byte(`{"name":"in `)); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // let the server start reading it
-	return func() (int, error) {
-		if _, err := w.Write([]byte(`flight"}`)); err != nil {
-			return 0, err
-		}
-		w.Close()
-		r := <-done
-		return r.status, r.err
-	}
-}
 
 // shutDown sends SIGTERM while a request is in flight, completes it, and
 // checks that it succeeded and the process exited 0 within Cloud Run's
 // 10 s. It returns when SIGTERM was sent.
 func shutDown(t *testing.T, proc *proctest.Proc, p parent) time.Time {
 	t.Helper()
-	finish := inFlight(t, proc, p)
+	finish := inFlight(t, proc, "traceparent", p.traceparent())
 	sigterm := time.Now()
 	proc.Signal(t, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
