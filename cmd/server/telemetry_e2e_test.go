@@ -118,7 +118,6 @@ func createItem(t *testing.T, proc *proctest.Proc, p parent, name string) int64 
 	return it.ID
 }
 
-
 // shutDown sends SIGTERM while a request is in flight, completes it, and
 // checks that it succeeded and the process exited 0 within Cloud Run's
 // 10 s. It returns when SIGTERM was sent.
