@@ -31,6 +31,7 @@ type settings struct {
 	Threads     int
 	ServerCPUs  []int
 	LoadCPUs    []int
+	DBCPUs      []int
 	GoMaxProcs  int
 	DBMaxConns  int
 	Rows        int
@@ -83,6 +84,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
 	serverCPUs := fs.String("server-cpus", "auto", `CPUs for the servers under test ("auto": 0 when the machine has 2+ CPUs; "": unpinned)`)
 	loadCPUs := fs.String("load-cpus", "auto", `CPUs for wrk and the start-up poller ("auto": the rest; "": unpinned)`)
+	dbCPUs := fs.String("db-cpus", "auto", `CPUs for PostgreSQL ("auto": the load CPUs, keeping the server's CPU to itself; "": unpinned)`)
 	fs.IntVar(&s.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of the servers (0: the number of server CPUs)")
 	fs.IntVar(&s.DBMaxConns, "db-max-conns", 4, "pool size of both the service (DB_MAX_CONNS) and the baseline")
 	fs.IntVar(&s.Rows, "rows", 50, "rows seeded into items; /api/items is asked for limit=50")
@@ -119,8 +121,11 @@ func parseFlags(args []string) (settings, error) {
 	if s.LoadCPUs, err = cpuList(*loadCPUs, rest, n); err != nil {
 		return s, fmt.Errorf("-load-cpus: %w", err)
 	}
+	if s.DBCPUs, err = cpuList(*dbCPUs, s.LoadCPUs, n); err != nil {
+		return s, fmt.Errorf("-db-cpus: %w", err)
+	}
 	if n < 2 && (*serverCPUs == "auto" || *loadCPUs == "auto") {
-		s.ServerCPUs, s.LoadCPUs = nil, nil // one CPU: nothing to split
+		s.ServerCPUs, s.LoadCPUs, s.DBCPUs = nil, nil, nil // one CPU: nothing to split
 	}
 	if s.GoMaxProcs == 0 {
 		s.GoMaxProcs = len(s.ServerCPUs)

@@ -228,3 +228,61 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	}
 	return time.Duration(u+s) * (time.Second / 100), nil
 }
+
+// pinChildren sets the CPU affinity of every process whose parent is
+// parent and that runs command comm, and of their children: PostgreSQL's
+// postmaster and its helpers. Backends forked later inherit it.
+func pinChildren(parent int, comm string, cpus []int) (int, error) {
+	if len(cpus) == 0 {
+		return 0, nil
+	}
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	parents := map[int]bool{parent: true}
+	pinned := 0
+	// Two passes reach the postmaster's children too (pids are not ordered
+	// by parentage).
+	for range 2 {
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || parents[pid] && pid != parent {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue // exited meanwhile
+			}
+			name, ppid, ok := statCommPPID(string(b))
+			if !ok || !parents[ppid] || name != comm {
+				continue
+			}
+			if err := unix.SchedSetaffinity(pid, &set); err != nil {
+				return pinned, fmt.Errorf("pin %s (pid %d) to CPUs %v: %w", comm, pid, cpus, err)
+			}
+			parents[pid] = true
+			pinned++
+		}
+	}
+	return pinned, nil
+}
+
+// statCommPPID reads the command name (field 2) and parent pid (field 4)
+// from a /proc/PID/stat line.
+func statCommPPID(stat string) (string, int, bool) {
+	i, j := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if i < 0 || j < i {
+		return "", 0, false
+	}
+	f := strings.Fields(stat[j+1:])
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return stat[i+1 : j], ppid, err == nil
+}

@@ -11,8 +11,8 @@ import (
 func printReport(w io.Writer, r *report) {
 	s := r.S
 	fmt.Fprintf(w, "\nMachine: %s\n", describeMachine())
-	fmt.Fprintf(w, "Layout: servers on CPUs %s with GOMAXPROCS=%d; wrk -t%d -c%d on CPUs %s; PostgreSQL unpinned; DB_MAX_CONNS=%d\n",
-		cpus(s.ServerCPUs), s.GoMaxProcs, s.Threads, s.Connections, cpus(s.LoadCPUs), s.DBMaxConns)
+	fmt.Fprintf(w, "Layout: servers on CPUs %s with GOMAXPROCS=%d; wrk -t%d -c%d on CPUs %s; PostgreSQL on CPUs %s; DB_MAX_CONNS=%d\n",
+		cpus(s.ServerCPUs), s.GoMaxProcs, s.Threads, s.Connections, cpus(s.LoadCPUs), cpus(s.DBCPUs), s.DBMaxConns)
 	if len(s.ServerEnv) > 0 {
 		fmt.Fprintf(w, "Extra server environment (both sides): %s\n", strings.Join(s.ServerEnv, " "))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -144,6 +145,11 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer pg.Stop()
+	if n, err := pinChildren(os.Getpid(), "postgres", s.DBCPUs); err != nil {
+		return err
+	} else if len(s.DBCPUs) > 0 && n == 0 {
+		return errors.New("found no postgres process to pin; use -db-cpus '' to leave it unpinned")
+	}
 	dbURL, err := prepareDatabase(ctx, pg, s.Rows)
 	if err != nil {
 		return err

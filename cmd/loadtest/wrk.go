@@ -129,7 +129,7 @@ func wrkDuration(num, unit string) (time.Duration, error) {
 		return 0, fmt.Errorf("wrk latency %q: %w", num+unit, err)
 	}
 	scale := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute}[unit]
-	return time.Duration(f * float64(scale)), nil
+	return time.Duration(math.Round(f * float64(scale))), nil
 }
 
 // wrkSeconds renders d for wrk's -d, which takes whole seconds only.

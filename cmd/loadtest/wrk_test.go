@@ -89,3 +89,10 @@ func TestParseStatCPU(t *testing.T) {
 		t.Errorf("parseStatCPU = %v, want %v", got, want)
 	}
 }
+
+func TestStatCommPPID(t *testing.T) {
+	name, ppid, ok := statCommPPID("77 (postgres) S 42 77 77 0 -1 4194560 0 0 0 0 1 2 0 0 20 0 1 0 9 0 0\n")
+	if !ok || name != "postgres" || ppid != 42 {
+		t.Errorf("statCommPPID = %q, %d, %v", name, ppid, ok)
+	}
+}
