@@ -62,6 +62,9 @@ func main() {
 		return
 	}
 	s, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(2)
@@ -79,7 +82,7 @@ func parseFlags(args []string) (settings, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of one measured wrk round (whole seconds)")
 	fs.DurationVar(&s.Warmup, "warmup", time.Second, "unmeasured wrk run per server before the rounds (whole seconds; 0: none)")
-	fs.IntVar(&s.Rounds, "rounds", 3, "measured rounds per server; servers alternate (ABBA) each round")
+	fs.IntVar(&s.Rounds, "rounds", 3, "measured rounds per server; which server goes first alternates each round")
 	fs.IntVar(&s.Connections, "c", 32, "wrk connections")
 	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
 	serverCPUs := fs.String("server-cpus", "auto", `CPUs for the servers under test ("auto": 0 when the machine has 2+ CPUs; "": unpinned)`)
@@ -90,7 +93,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Rows, "rows", 50, "rows seeded into items; /api/items is asked for limit=50")
 	fs.IntVar(&s.StartupRuns, "startup-runs", 20, "exec-to-first-200 runs")
 	only := fs.String("only", "startup,healthz,items,telemetry", "comma-separated scenarios to run")
-	fs.StringVar(&s.ProfileDir, "profile", "", "also write CPU profiles of the service under each load to this directory")
+	fs.StringVar(&s.ProfileDir, "profile", "", "also write CPU profiles of the service and of the bare reference under each load to this directory")
 	fs.Var((*envList)(&s.ServerEnv), "server-env", "NAME=VALUE added to the environment of every server, service and reference alike (repeatable; e.g. GOGC=200)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
