@@ -33,48 +33,59 @@ func runProfiledServer() error {
 	return server.Main(ctx, os.LookupEnv, os.Stdout)
 }
 
+// profileTarget is one server to profile under load on one path.
+type profileTarget struct {
+	who, path string
+	spec      procSpec
+	ready     string
+}
+
 // profileService loads the profiled service and the bare reference once
-// per path and returns the profile files (read them with
-// `go tool pprof -top FILE`; compare with -diff_base).
-func profileService(ctx context.Context, s settings, wrk string, wo wrkOptions, self string, bare procSpec, dbURL string, paths ...string) ([]string, error) {
+// per path (and the service with OTLP export on /api/items when otlpURL is
+// set) and returns the profile files (read them with `go tool pprof -top
+// FILE`; divide by the logged request counts to compare).
+func profileService(ctx context.Context, s settings, wrk string, wo wrkOptions, self string, bare procSpec, dbURL, otlpURL string, paths ...string) ([]string, error) {
 	if err := os.MkdirAll(s.ProfileDir, 0o755); err != nil {
 		return nil, err
 	}
-	var out []string
+	service := procSpec{Name: "profiled service", Path: self, Args: []string{"profiled-server"},
+		CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
+		Env: []string{"DATABASE_URL=" + dbURL, "AUTH_MODE=dev", "LOG_LEVEL=warn",
+			"DB_MAX_CONNS=" + fmt.Sprint(s.DBMaxConns)}}
+	bare.Env = append(slices.Clip(bare.Env), "DATABASE_URL="+dbURL)
+	var targets []profileTarget
 	for _, path := range paths {
-		name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "=", "").Replace(path), "_")
-		for _, who := range []string{"service", "bare"} {
-			file, err := filepath.Abs(filepath.Join(s.ProfileDir, who+"-"+name+".pprof"))
-			if err != nil {
-				return nil, err
-			}
-			logf("profiling %s under load on %s -> %s", who, path, file)
-			spec := procSpec{Name: "profiled service", Path: self, Args: []string{"profiled-server"},
-				CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
-				Env: []string{"DATABASE_URL=" + dbURL, "AUTH_MODE=dev", "LOG_LEVEL=warn",
-					"DB_MAX_CONNS=" + fmt.Sprint(s.DBMaxConns)}}
-			ready := "/readyz"
-			if who == "bare" {
-				spec, ready = bare, "/healthz"
-				spec.Env = append(slices.Clip(spec.Env), "DATABASE_URL="+dbURL)
-			}
-			spec.Env = append(slices.Clip(spec.Env), "LOADTEST_CPUPROFILE="+file)
-			p, err := startProc(ctx, spec, ready)
-			if err != nil {
-				return nil, err
-			}
-			r, err := loadOnce(ctx, wrk, wo, p, path)
-			if err != nil {
-				_ = p.stop()
-				return nil, err
-			}
-			logf("  %s: %d requests, %.0f req/s, CPU/req %s (divide profile totals by the request count to compare)",
-				who, r.Requests, r.ReqPerSec, r.cpuPerRequest())
-			if err := p.stop(); err != nil {
-				return nil, err
-			}
-			out = append(out, file)
+		targets = append(targets, profileTarget{"service", path, service, "/readyz"}, profileTarget{"bare", path, bare, "/healthz"})
+		if otlpURL != "" && strings.HasPrefix(path, "/api/") {
+			on := service
+			on.Env = append(slices.Clip(on.Env), "OTEL_EXPORTER_OTLP_ENDPOINT="+otlpURL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
+			targets = append(targets, profileTarget{"service-otlp", path, on, "/readyz"})
 		}
+	}
+	var out []string
+	for _, t := range targets {
+		name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "=", "").Replace(t.path), "_")
+		file, err := filepath.Abs(filepath.Join(s.ProfileDir, t.who+"-"+name+".pprof"))
+		if err != nil {
+			return nil, err
+		}
+		logf("profiling %s under load on %s -> %s", t.who, t.path, file)
+		spec := t.spec
+		spec.Env = append(slices.Clip(spec.Env), "LOADTEST_CPUPROFILE="+file)
+		p, err := startProc(ctx, spec, t.ready)
+		if err != nil {
+			return nil, err
+		}
+		r, err := loadOnce(ctx, wrk, wo, p, t.path)
+		if err != nil {
+			_ = p.stop()
+			return nil, err
+		}
+		logf("  %s: %d requests, %.0f req/s, CPU/req %s", t.who, r.Requests, r.ReqPerSec, r.cpuPerRequest())
+		if err := p.stop(); err != nil {
+			return nil, err
+		}
+		out = append(out, file)
 	}
 	return out, nil
 }

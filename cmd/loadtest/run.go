@@ -192,7 +192,16 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.ProfileDir != "" {
-		paths, err := profileService(ctx, s, wrk, wo, self, bareSpec(), dbURL, "/healthz", itemsPath)
+		otlpURL := ""
+		if s.Only["telemetry"] {
+			sk, err := startSink()
+			if err != nil {
+				return err
+			}
+			defer sk.close()
+			otlpURL = sk.URL
+		}
+		paths, err := profileService(ctx, s, wrk, wo, self, bareSpec(), dbURL, otlpURL, "/healthz", itemsPath)
 		if err != nil {
 			return err
 		}
