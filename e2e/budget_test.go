@@ -164,7 +164,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		// Ben edits behind ana's back while her form is open.
 		ana.open("/items/" + id + "/edit")
 		ana.do("edit", fill("#name", "Desk lamp, brass"), fill("#description", "Brass, with a green glass shade."))
-		r := srv.apiAs(t, "ben", "PATCH", "/api/items/"+id, `{"description":"Brass, green shade; bulb replaced in May."}`)
+		r := srv.apiAs(t, "ben", "PATCH", "/api/items/"+id, `{"description":"Brass, green shade; bulb replaced in May."}`, "If-Match", "*")
 		if r.StatusCode != 200 {
 			t.Fatalf("ben's edit: %s", r.Status)
 		}

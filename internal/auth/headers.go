@@ -27,18 +27,24 @@ const HSTS = "max-age=63072000"
 // plain HTTP is harmless: browsers ignore HSTS received over HTTP.
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-		if viaHTTPS(r) {
-			h.Set("Strict-Transport-Security", HSTS)
-		}
+		SetSecurityHeaders(w.Header(), r)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// SetSecurityHeaders sets the headers of SecurityHeaders on h. Error
+// writers that start from a cleared header map (the answer to a recovered
+// panic) call it so their response carries the headers too.
+func SetSecurityHeaders(h http.Header, r *http.Request) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if viaHTTPS(r) {
+		h.Set("Strict-Transport-Security", HSTS)
+	}
 }
 
 func viaHTTPS(r *http.Request) bool {

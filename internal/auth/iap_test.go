@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -344,6 +345,35 @@ func TestKeySetWarm(t *testing.T) {
 	}
 	if n := f.fetches.Load(); n != 1 {
 		t.Errorf("fetches = %d, want 1 (warm only)", n)
+	}
+}
+
+// Warm runs at start-up in the background; shutdown cancels it and must not
+// wait for a key endpoint that never answers.
+func TestKeySetWarmStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	defer close(hang)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	ks := NewKeySet(srv.URL, KeySetOptions{Client: srv.Client()})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ks.Warm(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Warm against a hanging endpoint returned no error")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Warm kept running after its context was cancelled")
 	}
 }
 

@@ -79,8 +79,10 @@ func (ks *KeySet) Fetches() int {
 }
 
 // Warm fetches the set now, so the first signed-in request does not wait
-// for it. A failure is not fatal: the next request tries again.
-func (ks *KeySet) Warm(ctx context.Context) error { return ks.refresh(ctx) }
+// for it. A failure is not fatal: the next request tries again. Unlike a
+// request's fetch, Warm stops when ctx ends, so shutdown never waits on a
+// slow key endpoint.
+func (ks *KeySet) Warm(ctx context.Context) error { return ks.refresh(ctx, false) }
 
 // Key returns the public key with the given key id. It fetches the set when
 // it has none, when it is older than MaxAge, or when kid is unknown, subject
@@ -91,7 +93,7 @@ func (ks *KeySet) Key(ctx context.Context, kid string) (jose.JSONWebKey, error) 
 	if found && fresh {
 		return k, nil
 	}
-	fetchErr := ks.refresh(ctx)
+	fetchErr := ks.refresh(ctx, true)
 	if k2, found2, _ := ks.lookup(kid); found2 {
 		return k2, nil
 	}
@@ -121,8 +123,9 @@ func (ks *KeySet) hasKeys() bool {
 }
 
 // refresh fetches the set unless another fetch happened within MinRefresh.
-// Callers that queue behind a running fetch reuse its result.
-func (ks *KeySet) refresh(ctx context.Context) error {
+// Callers that queue behind a running fetch reuse its result. detach lets
+// the fetch outlive ctx (see fetch).
+func (ks *KeySet) refresh(ctx context.Context, detach bool) error {
 	ks.fetchMu.Lock()
 	defer ks.fetchMu.Unlock()
 
@@ -136,7 +139,7 @@ func (ks *KeySet) refresh(ctx context.Context) error {
 	ks.fetches++
 	ks.mu.Unlock()
 
-	keys, err := ks.fetch(ctx)
+	keys, err := ks.fetch(ctx, detach)
 	if err != nil {
 		return err
 	}
@@ -147,10 +150,13 @@ func (ks *KeySet) refresh(ctx context.Context) error {
 	return nil
 }
 
-func (ks *KeySet) fetch(ctx context.Context) (map[string]jose.JSONWebKey, error) {
-	// The request context may be about to end; a fetch that benefits every
+func (ks *KeySet) fetch(ctx context.Context, detach bool) (map[string]jose.JSONWebKey, error) {
+	// A request's context may be about to end; a fetch that benefits every
 	// later request should not die with one impatient client.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	if detach {
+		ctx = context.WithoutCancel(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {

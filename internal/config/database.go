@@ -102,9 +102,10 @@ func loadDatabase(p *parser) Database {
 	return d
 }
 
+// looksLikeURL tells a postgres:// URL from a key=value string (whose
+// values, such as passwords, may contain anything, colons included).
 func looksLikeURL(s string) bool {
-	u, err := url.Parse(s)
-	return err != nil || u.Scheme == "postgres" || u.Scheme == "postgresql"
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 // LogValue hides the URL and password.

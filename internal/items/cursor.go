@@ -16,6 +16,9 @@ type Cursor struct {
 	ID        int64
 }
 
+// maxCursorMicros is 9999-12-31T00:00:00Z in Unix microseconds.
+const maxCursorMicros = 253402214400000000
+
 // ErrBadCursor means a cursor string was not made by Encode.
 var ErrBadCursor = errors.New("invalid cursor")
 
@@ -40,7 +43,8 @@ func DecodeCursor(s string) (Cursor, error) {
 	}
 	micros, err1 := strconv.ParseInt(ts, 10, 64)
 	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil || n <= 0 {
+	// Times outside what PostgreSQL stores would overflow on the way in.
+	if err1 != nil || err2 != nil || n <= 0 || micros < 0 || micros > maxCursorMicros {
 		return Cursor{}, ErrBadCursor
 	}
 	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil

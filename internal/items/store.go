@@ -142,6 +142,15 @@ func (s *Store) Apply(ctx context.Context, id int64, p Patch, version int64, use
 	if err := p.Validate(); err != nil {
 		return Item{}, err
 	}
+	if p.Name == nil && p.Description == nil {
+		// Nothing to change: no new version, so nobody else gets a
+		// conflict for an edit that changed nothing.
+		it, err := s.Get(ctx, id)
+		if err == nil && version != AnyVersion && it.Version != version {
+			return Item{}, &ConflictError{Current: it}
+		}
+		return it, err
+	}
 	rows, _ := s.db.Query(ctx, `UPDATE items SET
 			name = COALESCE($2, name),
 			description = COALESCE($3, description),

@@ -2,6 +2,7 @@ package items_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"strings"
@@ -209,7 +210,10 @@ func TestPaginationAcrossInserts(t *testing.T) {
 
 func TestDecodeCursorRejectsForgeries(t *testing.T) {
 	t.Parallel()
-	for _, c := range []string{"", "!!!", "bm90LWEtY3Vyc29y", "MTIzNDU", "MTIzLi0x", strings.Repeat("A", 100)} {
+	forged := []string{"", "!!!", "bm90LWEtY3Vyc29y", "MTIzNDU", "MTIzLi0x", strings.Repeat("A", 100),
+		base64.RawURLEncoding.EncodeToString([]byte("-9223372036854775807.1")),
+		base64.RawURLEncoding.EncodeToString([]byte("999999999999999999.1"))}
+	for _, c := range forged {
 		if _, err := items.DecodeCursor(c); !errors.Is(err, items.ErrBadCursor) {
 			t.Errorf("DecodeCursor(%q) = %v, want ErrBadCursor", c, err)
 		}

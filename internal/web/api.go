@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"example.com/example-function/internal/auth"
@@ -72,9 +73,12 @@ func parsePage(r *http.Request, def int) (items.Page, *problem) {
 		page.After = &c
 	}
 	page.Query = strings.TrimSpace(q.Get("q"))
-	if !utf8.ValidString(page.Query) || utf8.RuneCountInString(page.Query) > items.MaxQueryLen {
+	// Names never hold control characters, and PostgreSQL refuses NUL in
+	// text: such a query is the client's mistake, not a server error.
+	if !utf8.ValidString(page.Query) || strings.ContainsFunc(page.Query, unicode.IsControl) ||
+		utf8.RuneCountInString(page.Query) > items.MaxQueryLen {
 		return page, &problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Title: "Invalid parameter",
-			Detail: "q must be valid UTF-8 of at most " + strconv.Itoa(items.MaxQueryLen) + " characters."}
+			Detail: "q must be valid UTF-8 without control characters, at most " + strconv.Itoa(items.MaxQueryLen) + " characters."}
 	}
 	return page, nil
 }
@@ -138,12 +142,12 @@ func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool,
 		s.apiError(w, r, items.ErrNotFound)
 		return
 	}
-	fields, p := decodeItem(w, r, types...)
+	version, p := ifMatch(r)
 	if p != nil {
 		writeProblem(w, *p)
 		return
 	}
-	version, p := ifMatch(r)
+	fields, p := decodeItem(w, r, types...)
 	if p != nil {
 		writeProblem(w, *p)
 		return
@@ -199,12 +203,17 @@ func userName(r *http.Request) string {
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// ifMatch returns the version an If-Match header requires, or AnyVersion
-// when there is none. A header naming no version we could have issued can
-// never match: 412, as RFC 9110 says.
+// ifMatch returns the version an If-Match header requires. Writes must be
+// conditional, so two editors never silently overwrite each other: no
+// header is 428, "*" explicitly overwrites whatever is there, and a header
+// naming no version we could have issued can never match (412, RFC 9110).
 func ifMatch(r *http.Request) (int64, *problem) {
 	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" || v == "*" {
+	switch v {
+	case "":
+		return 0, &problem{Status: http.StatusPreconditionRequired, Type: "precondition-required", Title: "If-Match required",
+			Detail: `Send If-Match with the item's ETag as you read it (e.g. "3"), or * to overwrite whatever is there.`}
+	case "*":
 		return items.AnyVersion, nil
 	}
 	if n, ok := parseETag(v); ok {

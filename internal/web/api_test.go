@@ -68,6 +68,8 @@ func TestAPIBadInput(t *testing.T) {
 		{"wrong type", "application/json", `{"name":42}`, 400, "malformed-json", ""},
 		{"trailing data", "application/json", `{"name":"x"} {"name":"y"}`, 400, "malformed-json", ""},
 		{"trailing garbage", "application/json", `{"name":"x"}garbage`, 400, "malformed-json", ""},
+		{"duplicate key", "application/json", `{"name":"a","description":"d","name":""}`, 400, "malformed-json", ""},
+		{"NUL is a control character, not bad UTF-8", "application/json", `{"name":"\u0000invalid-utf8"}`, 422, "validation", "name"},
 		{"wrong content type", "text/plain", `{"name":"x"}`, 415, "unsupported-media-type", ""},
 		{"too large", "application/json", big, 413, "body-too-large", ""},
 		{"empty name", "application/json", `{"name":""}`, 422, "validation", "name"},
@@ -85,6 +87,10 @@ func TestAPIBadInput(t *testing.T) {
 				t.Fatalf("errors = %+v, want field %q", p.Errors, tc.field)
 			}
 		})
+	}
+	p := wantProblem(t, a.json("POST", "/api/items", `{"name":"\u0000invalid-utf8"}`), 422, "validation")
+	if p.Errors[0].Message != "must not contain control characters" {
+		t.Fatalf("NUL reported as %q", p.Errors[0].Message)
 	}
 	// Nothing above was stored.
 	var list struct{ Items []items.Item }
@@ -104,7 +110,7 @@ func TestAPIUnknownAndBadIDs(t *testing.T) {
 	a := newApp(t, nil)
 	for _, id := range []string{"999999", "0", "-1", "abc", "1.5", "99999999999999999999"} {
 		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
-			r := a.json(m, "/api/items/"+id, `{"name":"x"}`)
+			r := a.json(m, "/api/items/"+id, `{"name":"x"}`, "If-Match", `"1"`)
 			wantProblem(t, r, http.StatusNotFound, "not-found")
 		}
 	}
@@ -155,17 +161,27 @@ func TestAPIUpdateWithETags(t *testing.T) {
 		t.Fatalf("PATCH: %d %+v", r.StatusCode, got)
 	}
 	// null clears the description, and cannot clear the name.
-	r = a.json("PATCH", path, `{"description":null}`)
+	r = a.json("PATCH", path, `{"description":null}`, "If-Match", `"3"`)
 	r.decode(t, &got)
 	if r.StatusCode != 200 || got.Description != "" || got.Version != 4 {
 		t.Fatalf("PATCH null: %d %+v", r.StatusCode, got)
 	}
-	wantProblem(t, a.json("PATCH", path, `{"name":null}`), http.StatusUnprocessableEntity, "validation")
-	wantProblem(t, a.json("PUT", path, `{"name":"x","version":9}`), http.StatusBadRequest, "malformed-json")
+	wantProblem(t, a.json("PATCH", path, `{"name":null}`, "If-Match", `"4"`), http.StatusUnprocessableEntity, "validation")
+	wantProblem(t, a.json("PUT", path, `{"name":"x","version":9}`, "If-Match", `"4"`), http.StatusBadRequest, "malformed-json")
+	// An empty patch changes nothing, not even the version.
+	r = a.json("PATCH", path, `{}`, "If-Match", `"4"`)
+	r.decode(t, &got)
+	if r.StatusCode != 200 || got.Version != 4 {
+		t.Fatalf("empty PATCH: %d %+v", r.StatusCode, got)
+	}
+	wantProblem(t, a.json("PATCH", path, `{}`, "If-Match", `"3"`), http.StatusPreconditionFailed, "edit-conflict")
 
-	// Without If-Match the last writer wins (documented).
-	if r := a.json("PUT", path, `{"name":"Unconditional"}`); r.StatusCode != 200 {
-		t.Fatalf("unconditional PUT: %d", r.StatusCode)
+	// Writes must be conditional; * overwrites deliberately.
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		wantProblem(t, a.json(m, path, `{"name":"Unconditional"}`), http.StatusPreconditionRequired, "precondition-required")
+	}
+	if r := a.json("PUT", path, `{"name":"Overwrite"}`, "If-Match", "*"); r.StatusCode != 200 {
+		t.Fatalf("PUT with If-Match *: %d", r.StatusCode)
 	}
 	r = a.json("DELETE", path, ``, "If-Match", `"5"`)
 	if r.StatusCode != http.StatusNoContent {

@@ -25,6 +25,9 @@ type jsonField struct {
 	set   bool // present in the body
 	null  bool // present as JSON null
 	value string
+	// invalidUTF8 marks text the standard decoder would have silently
+	// repaired (raw invalid bytes, lone surrogate escapes).
+	invalidUTF8 bool
 }
 
 // decodeItem reads a JSON object with only writable item fields. It returns
@@ -56,6 +59,10 @@ func decodeItem(w http.ResponseWriter, r *http.Request, allowedTypes ...string) 
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, malformed("Unexpected data after the JSON object.")
 	}
+	if name, dup := duplicateKey(body); dup {
+		// Parsers disagree on which copy wins; refuse rather than guess.
+		return nil, malformed(fmt.Sprintf("Field %q appears more than once.", truncate(name, 64)))
+	}
 
 	fields := make(map[string]jsonField, len(raw))
 	var verr items.ValidationError
@@ -67,7 +74,7 @@ func decodeItem(w http.ResponseWriter, r *http.Request, allowedTypes ...string) 
 		if msg != "" {
 			return nil, malformed(fmt.Sprintf("Field %q %s.", name, msg))
 		}
-		if f.value == "\x00invalid-utf8" {
+		if f.invalidUTF8 {
 			verr.Add(name, "must be valid UTF-8")
 			continue
 		}
@@ -81,7 +88,7 @@ func decodeItem(w http.ResponseWriter, r *http.Request, allowedTypes ...string) 
 }
 
 // decodeString decodes a JSON string or null. Invalid UTF-8, raw or as a
-// lone surrogate escape, is reported with a sentinel value.
+// lone surrogate escape, is flagged rather than repaired.
 func decodeString(raw json.RawMessage) (jsonField, string) {
 	raw = bytes.TrimSpace(raw)
 	if string(raw) == "null" {
@@ -95,9 +102,35 @@ func decodeString(raw json.RawMessage) (jsonField, string) {
 		return jsonField{}, "must be a string"
 	}
 	if !utf8.Valid(raw) || replacementCount(s) > literalReplacements(raw) {
-		return jsonField{set: true, value: "\x00invalid-utf8"}, ""
+		return jsonField{set: true, invalidUTF8: true}, ""
 	}
 	return jsonField{set: true, value: s}, ""
+}
+
+// duplicateKey reports a key that appears twice in the top-level object of
+// body, which has already been decoded successfully.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func replacementCount(s string) int { return strings.Count(s, string(utf8.RuneError)) }

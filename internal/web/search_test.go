@@ -45,7 +45,7 @@ func TestAPISearch(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Name != "50% off" {
 		t.Fatalf("q=%% = %+v, want only the literal match", list.Items)
 	}
-	for _, q := range []string{strings.Repeat("x", items.MaxQueryLen+1), "%ff"} {
+	for _, q := range []string{strings.Repeat("x", items.MaxQueryLen+1), "%ff", "%00", "a%0Ab"} {
 		wantProblem(t, a.json("GET", "/api/items?q="+q, ""), http.StatusBadRequest, "invalid-parameter")
 	}
 }

@@ -81,7 +81,7 @@ func NewApp(d Deps) (http.Handler, error) {
 	h = auth.Middleware{Authn: s.Authn, Policy: d.Policy, Public: isPublic, Deny: s.deny,
 		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
 	// A forged cross-site write is refused before any identity is looked at.
-	h, err = auth.CrossOrigin{TrustedOrigins: d.TrustedOrigins, Deny: s.deny,
+	h, err = auth.CrossOrigin{TrustedOrigins: d.TrustedOrigins, Deny: s.denyCrossOrigin,
 		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (s *server) routes(mux *http.ServeMux) {
 // isPublic lists what needs no identity: probes and assets.
 func isPublic(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/") || p == "/favicon.ico"
+	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/")
 }
 
 func isAPI(r *http.Request) bool {
@@ -167,6 +167,17 @@ func (s *server) deny(w http.ResponseWriter, r *http.Request, status int) {
 			writeProblem(w, problem{Status: status, Type: "forbidden", Title: "Forbidden",
 				Detail: "Your account may not do this."})
 		}
+		return
+	}
+	s.errorPage(w, r, status)
+}
+
+// denyCrossOrigin answers an unsafe request from another site: a page or
+// script on another origin, not the caller's role, is the problem.
+func (s *server) denyCrossOrigin(w http.ResponseWriter, r *http.Request, status int) {
+	if isAPI(r) {
+		writeProblem(w, problem{Status: status, Type: "cross-origin", Title: "Cross-origin request refused",
+			Detail: "Unsafe requests from another site are refused; if that origin is yours, add it to CSRF_TRUSTED_ORIGINS."})
 		return
 	}
 	s.errorPage(w, r, status)
