@@ -1,6 +1,8 @@
 // Package function is the deployable surface: it registers the HTTP
 // functions "app" and "healthz" with the Functions Framework, and exports
-// the same handlers for any other server (cmd/server) to mount.
+// the same handlers for any other server to mount. (cmd/server builds them
+// with web.NewApp directly, to keep the framework's dependencies, and
+// their start-up cost, out of its binary; a test checks both answer alike.)
 package function
 
 import (

@@ -15,9 +15,9 @@ import (
 	"strconv"
 	"time"
 
-	"example.com/example-function/function"
 	"example.com/example-function/internal/app"
 	"example.com/example-function/internal/config"
+	"example.com/example-function/internal/web"
 )
 
 // Main loads the configuration, starts the service and serves until ctx
@@ -44,11 +44,15 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 	// After the drain: flush telemetry, then close the pool and dialer.
 	defer a.Close()
 
-	h, err := function.NewHandlers(a.Deps)
+	// The same handler the "app" function serves (function.NewHandlers),
+	// built without importing package function: its Functions Framework
+	// registration pulls in the CloudEvents SDK, whose package
+	// initialisation alone doubled this binary's start-up time.
+	h, err := web.NewApp(a.Deps)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	return Serve(ctx, cfg.Server, h.App, logger)
+	return Serve(ctx, cfg.Server, h, logger)
 }
 
 // Serve listens on cfg.Port and serves h until ctx ends, then shuts down

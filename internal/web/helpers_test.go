@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 type testApp struct {
-	t       *testing.T
+	t       testing.TB
 	handler http.Handler
 	pool    *pgxpool.Pool
 	store   *items.Store
@@ -34,7 +34,7 @@ type testApp struct {
 
 // newApp serves the real handler on a fresh migrated database, signed in
 // as "alice" unless authn says otherwise.
-func newApp(t *testing.T, authn auth.Authenticator) *testApp {
+func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	if authn == nil {
@@ -82,7 +82,7 @@ func (a *testApp) json(method, target, body string, headers ...string) response 
 	return a.do(method, target, "application/json", body, headers...)
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(r.body), v); err != nil {
 		t.Fatalf("decode %q: %v", r.body, err)

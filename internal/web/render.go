@@ -55,6 +55,17 @@ func parsePages() (*pages, error) {
 	return p, nil
 }
 
+// static serves the embedded assets.
+func (s *server) static(w http.ResponseWriter, r *http.Request) {
+	p, err := s.pages()
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "assets", slog.String("error", err.Error()))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	p.assets.ServeHTTP(w, r)
+}
+
 // view is what every page template receives.
 type view struct {
 	Title string
@@ -68,7 +79,13 @@ type view struct {
 // render executes a page into a buffer first, so a template error becomes
 // a clean 500 instead of half a page.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
-	t, ok := s.pages.byName[page]
+	p, err := s.pages()
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "page templates", slog.String("error", err.Error()))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	t, ok := p.byName[page]
 	if !ok {
 		s.Logger.ErrorContext(r.Context(), "unknown page template", slog.String("page", page))
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
