@@ -252,9 +252,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
+	// Canonical keys and shared, never-written values: this runs for every
+	// API answer and probe, and Header.Set allocates each time.
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
+
+// Header values shared by every response; constants in all but syntax.
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+)
