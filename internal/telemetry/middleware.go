@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/felixge/httpsnoop"
