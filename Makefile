@@ -14,7 +14,9 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 run: ## run the app on http://localhost:8080 (starts a local PostgreSQL when DATABASE_URL is unset)
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/dev
+	@# Built, then exec'd: signals reach the runner directly, not through `go run`.
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/dev ./cmd/dev
+	exec bin/dev
 
 test: vet ## vet, then every test with the race detector (needs Go and a PostgreSQL server install)
 	$(GO) test -race -count=1 ./...
