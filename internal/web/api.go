@@ -137,14 +137,8 @@ func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
 // apiUpdate changes the fields the body sets, or all of them when replace
 // is true, honouring If-Match.
 func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool, types ...string) {
-	id, ok := pathID(r)
+	id, version, ok := s.writeTarget(w, r)
 	if !ok {
-		s.apiError(w, r, items.ErrNotFound)
-		return
-	}
-	version, p := ifMatch(r)
-	if p != nil {
-		writeProblem(w, *p)
 		return
 	}
 	fields, p := decodeItem(w, r, types...)
@@ -170,14 +164,8 @@ func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool,
 }
 
 func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
+	id, version, ok := s.writeTarget(w, r)
 	if !ok {
-		s.apiError(w, r, items.ErrNotFound)
-		return
-	}
-	version, p := ifMatch(r)
-	if p != nil {
-		writeProblem(w, *p)
 		return
 	}
 	if err := s.Items.Delete(r.Context(), id, version); err != nil {
@@ -187,6 +175,21 @@ func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
 	s.Events.ItemDeleted(r.Context())
 	s.Logger.InfoContext(r.Context(), "item deleted", slog.Int64("item_id", id))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeTarget reads the item id of the path and the version If-Match
+// requires, answering the problem itself when it cannot.
+func (s *server) writeTarget(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
+	if id, ok = pathID(r); !ok {
+		s.apiError(w, r, items.ErrNotFound)
+		return 0, 0, false
+	}
+	version, p := ifMatch(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return 0, 0, false
+	}
+	return id, version, true
 }
 
 // pathID parses the {id} path segment; anything but a positive integer is

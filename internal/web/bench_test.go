@@ -31,11 +31,7 @@ func BenchmarkHealthz(b *testing.B) {
 
 func BenchmarkAPIList50(b *testing.B) {
 	a := newApp(b, nil)
-	for i := range 50 {
-		if _, err := a.store.Create(context.Background(), items.Input{Name: fmt.Sprint("item ", i), Description: "a description of moderate length"}, "bench"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	seed50(b, a)
 	r := httptest.NewRequest("GET", "/api/items?limit=50", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -52,11 +48,7 @@ func BenchmarkAPIList50(b *testing.B) {
 // middleware, validation or error mapping.
 func BenchmarkBareList50(b *testing.B) {
 	a := newApp(b, nil)
-	for i := range 50 {
-		if _, err := a.store.Create(context.Background(), items.Input{Name: fmt.Sprint("item ", i), Description: "a description of moderate length"}, "bench"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	seed50(b, a)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rows, err := a.pool.Query(r.Context(), `SELECT id, name, description, created_by, created_at, updated_by, updated_at, version
 			FROM items ORDER BY created_at DESC, id DESC LIMIT 51`)
@@ -82,6 +74,15 @@ func BenchmarkBareList50(b *testing.B) {
 		h.ServeHTTP(w, r)
 		if w.Code != 200 {
 			b.Fatal(w.Code)
+		}
+	}
+}
+
+func seed50(b *testing.B, a *testApp) {
+	for i := range 50 {
+		in := items.Input{Name: fmt.Sprint("item ", i), Description: "a description of moderate length"}
+		if _, err := a.store.Create(context.Background(), in, "bench"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
