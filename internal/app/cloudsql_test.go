@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/cloudsqltest"
 	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/proctest"
 	"example.com/example-function/internal/web"
 )
 
@@ -29,29 +28,11 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // and friends, the connector redirected to a fake instance that forwards to
 // a real PostgreSQL.
 
-// syncBuffer collects log output written from background goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type cloudSQLApp struct {
 	t       *testing.T
 	fake    *cloudsqltest.Fake
 	handler http.Handler
-	logs    *syncBuffer
+	logs    *proctest.Buffer
 }
 
 // startOnCloudSQL starts the service against a fake instance; env overrides
@@ -82,7 +63,7 @@ func startOnCloudSQL(t *testing.T, fault cloudsqltest.Fault, env map[string]stri
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	a, err := app.Start(context.Background(), cfg, logger,
 		app.WithDatabaseOptions(database.WithDialerOptions(fake.DialerOptions()...)))

@@ -65,7 +65,7 @@ type Proc struct {
 	Cmd     *exec.Cmd
 	Port    int
 	Started time.Time
-	out     syncBuffer
+	out     Buffer
 	done    chan struct{}
 	err     error
 }
@@ -173,18 +173,21 @@ func (p *Proc) WaitOutput(ctx context.Context, s string) bool {
 	}
 }
 
-type syncBuffer struct {
+// Buffer collects output written from several goroutines (a process's
+// stdout and stderr, a logger used by background work) for a test to read.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+// String returns everything written so far.
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -1,18 +1,18 @@
 package telemetry
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"example.com/example-function/internal/proctest"
 )
 
 // memTelemetry is a Telemetry whose spans and metrics stay in memory.
@@ -20,7 +20,7 @@ type memTelemetry struct {
 	*Telemetry
 	spans  *tracetest.SpanRecorder
 	reader *sdkmetric.ManualReader
-	logs   *syncBuffer
+	logs   *proctest.Buffer
 	log    *slog.Logger
 }
 
@@ -34,7 +34,7 @@ func newMemTelemetry(t *testing.T) *memTelemetry {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	return &memTelemetry{
 		Telemetry: &Telemetry{
 			TracerProvider: tp,
@@ -85,21 +85,4 @@ func decodeLines(t *testing.T, s string) []map[string]any {
 		out = append(out, v)
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"example.com/example-function/internal/telemetry/otlptest"
+
+	"example.com/example-function/internal/proctest"
 )
 
 // fakeMetadata serves the few Cloud Run metadata server paths the service
@@ -198,7 +200,7 @@ func TestSetupTelemetryAPIOnCloudRun(t *testing.T) {
 }
 
 func TestSetupStdout(t *testing.T) {
-	var buf syncBuffer
+	var buf proctest.Buffer
 	tel, err := Setup(context.Background(), Options{ServiceName: "svc", Exporter: "stdout", Stdout: &buf})
 	if err != nil {
 		t.Fatal(err)
