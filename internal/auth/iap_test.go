@@ -178,14 +178,7 @@ func unsignedToken(t *testing.T, alg, kid string, claims any) string {
 func TestKeyRotationRefetchesOnUnknownKid(t *testing.T) {
 	t.Parallel()
 	f := newFakeIssuer(t, jose.ES256)
-	var now atomic.Int64
-	now.Store(testNow.UnixNano())
-	clockFn := func() time.Time { return time.Unix(0, now.Load()) }
-	a, err := NewIAP(IAPOptions{Audience: testIAPAudience, KeysURL: f.url(), Now: fixedClock,
-		KeySet: KeySetOptions{Now: clockFn}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := newIAPWithKeyClock(t, f, false, KeySetOptions{})
 	if _, err := a.Authenticate(iapRequest(f.sign("key-1", claims(IAPIssuer, testIAPAudience, "a@example.com")))); err != nil {
 		t.Fatal(err)
 	}
@@ -206,14 +199,7 @@ func TestKeyRotationRefetchesOnUnknownKid(t *testing.T) {
 func TestUnknownKidStormDoesNotHammerEndpoint(t *testing.T) {
 	t.Parallel()
 	f := newFakeIssuer(t, jose.ES256)
-	var now atomic.Int64
-	now.Store(testNow.UnixNano())
-	clockFn := func() time.Time { return time.Unix(0, now.Load()) }
-	a, err := NewIAP(IAPOptions{Audience: testIAPAudience, KeysURL: f.url(), Now: clockFn,
-		KeySet: KeySetOptions{Now: clockFn, MinRefresh: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := newIAPWithKeyClock(t, f, true, KeySetOptions{MinRefresh: time.Minute})
 	attacker := f.newKey()
 	var wg sync.WaitGroup
 	for i := range 200 {
@@ -247,14 +233,7 @@ func TestKeySetUnavailable(t *testing.T) {
 	t.Parallel()
 	f := newFakeIssuer(t, jose.ES256)
 	f.failing.Store(true)
-	var now atomic.Int64
-	now.Store(testNow.UnixNano())
-	clockFn := func() time.Time { return time.Unix(0, now.Load()) }
-	a, err := NewIAP(IAPOptions{Audience: testIAPAudience, KeysURL: f.url(), Now: fixedClock,
-		KeySet: KeySetOptions{Now: clockFn, MinRefresh: time.Second, MaxAge: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := newIAPWithKeyClock(t, f, false, KeySetOptions{MinRefresh: time.Second, MaxAge: time.Minute})
 	tok := f.sign("key-1", claims(IAPIssuer, testIAPAudience, "a@example.com"))
 	if _, err := a.Authenticate(iapRequest(tok)); ReasonOf(err) != ReasonKeysUnavailable {
 		t.Fatalf("endpoint down, no keys: %v, want keys_unavailable", err)
@@ -279,14 +258,7 @@ func TestKeySetUnavailable(t *testing.T) {
 func TestKeyRemovedFromSetIsRefusedAfterRefresh(t *testing.T) {
 	t.Parallel()
 	f := newFakeIssuer(t, jose.ES256)
-	var now atomic.Int64
-	now.Store(testNow.UnixNano())
-	clockFn := func() time.Time { return time.Unix(0, now.Load()) }
-	a, err := NewIAP(IAPOptions{Audience: testIAPAudience, KeysURL: f.url(), Now: fixedClock,
-		KeySet: KeySetOptions{Now: clockFn, MaxAge: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, now := newIAPWithKeyClock(t, f, false, KeySetOptions{MaxAge: time.Minute})
 	tok := f.sign("key-1", claims(IAPIssuer, testIAPAudience, "a@example.com"))
 	if _, err := a.Authenticate(iapRequest(tok)); err != nil {
 		t.Fatal(err)
@@ -382,4 +354,24 @@ func TestNewIAPRejectsBadAudience(t *testing.T) {
 	if _, err := NewIAP(IAPOptions{Audience: "123"}); err == nil {
 		t.Fatal("audience without /projects/ accepted")
 	}
+}
+
+// newIAPWithKeyClock returns an IAP authenticator whose key set runs on a
+// clock the test moves (now, in Unix nanoseconds, from testNow). Token
+// checks use that clock too when tokensFollow, else the fixed testNow.
+func newIAPWithKeyClock(t *testing.T, f *fakeIssuer, tokensFollow bool, ks KeySetOptions) (*IAP, *atomic.Int64) {
+	t.Helper()
+	now := new(atomic.Int64)
+	now.Store(testNow.UnixNano())
+	clockFn := func() time.Time { return time.Unix(0, now.Load()) }
+	ks.Now = clockFn
+	tokenClock := fixedClock
+	if tokensFollow {
+		tokenClock = clockFn
+	}
+	a, err := NewIAP(IAPOptions{Audience: testIAPAudience, KeysURL: f.url(), Now: tokenClock, KeySet: ks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, now
 }
