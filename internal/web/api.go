@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -48,7 +49,7 @@ func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Link", `</api/items?`+next.Encode()+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	s.writeJSON(w, http.StatusOK, resp)
 }
 
 // parsePage reads the limit, cursor and q (search by name) query
@@ -99,7 +100,7 @@ func (s *server) apiGet(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, it)
+	s.writeJSON(w, http.StatusOK, it)
 }
 
 func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +120,7 @@ func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
 	s.Logger.InfoContext(r.Context(), "item created", slog.Int64("item_id", it.ID))
 	w.Header().Set("Location", "/api/items/"+strconv.FormatInt(it.ID, 10))
 	w.Header().Set("ETag", etag(it.Version))
-	writeJSON(w, http.StatusCreated, it)
+	s.writeJSON(w, http.StatusCreated, it)
 }
 
 // apiPut replaces the item: absent fields become empty (and an empty name
@@ -160,7 +161,7 @@ func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool,
 	}
 	s.Events.ItemUpdated(r.Context())
 	w.Header().Set("ETag", etag(it.Version))
-	writeJSON(w, http.StatusOK, it)
+	s.writeJSON(w, http.StatusOK, it)
 }
 
 func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
@@ -248,24 +249,58 @@ func matchesETag(header string, version int64) bool {
 	return false
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+// writeJSON encodes v into a pooled buffer: a page of items is 14 KiB,
+// which json.Marshal would allocate afresh, and the collector then clear,
+// for every request.
+func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
+	buf, _ := s.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			s.buffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil { // Encode ends the body with a newline
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
+	writeBody(w, status, jsonType, buf.Bytes())
+}
+
+// maxPooledBuffer keeps the buffer of a rare huge answer (a page of long
+// descriptions runs to megabytes) from staying in memory.
+const maxPooledBuffer = 256 << 10
+
+// netHTTPBuffered is the size of net/http's response buffer
+// (bufferBeforeChunkingSize). A handler that returns having written less
+// gets its Content-Length from net/http, outside the header map; a larger
+// body would go out chunked unless the handler sets Content-Length.
+const netHTTPBuffered = 2048
+
+// writeBody sends a complete, uncacheable body. Content-Length is only
+// put in the header map when net/http would not set it: every map entry
+// is copied, sorted and written again for each response, and past eight
+// entries the map itself grows into a costlier shape.
+func writeBody(w http.ResponseWriter, status int, contentType []string, body []byte) {
 	h := w.Header()
 	// Canonical keys and shared, never-written values: this runs for every
 	// API answer and probe, and Header.Set allocates each time.
-	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	h["Content-Type"] = contentType
 	h["Cache-Control"] = noStore
+	if len(body) > netHTTPBuffered {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // Header values shared by every response; constants in all but syntax.
 var (
-	jsonType = []string{"application/json"}
-	noStore  = []string{"no-store"}
+	jsonType    = []string{"application/json"}
+	problemType = []string{"application/problem+json"}
+	htmlType    = []string{"text/html; charset=utf-8"}
+	noStore     = []string{"no-store"}
 )

@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +108,59 @@ func TestDatabaseDown(t *testing.T) {
 	(&testApp{t: t, handler: hz}).do("GET", "/any/path", "", "").decode(t, &body)
 	if body.Database.Status != "down" || body.Version != "v9" {
 		t.Fatalf("healthz function: %+v", body)
+	}
+}
+
+// /healthz reuses its encoded answer within a second, but never past a
+// change of the database state: a check that finds the database up shows
+// at once, not a second later.
+func TestHealthzCachedBodyFollowsDatabaseState(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	var before, after healthBody
+	a.do("GET", "/healthz", "", "").decode(t, &before)
+	if before.Status != "degraded" || before.Database.Status != "unknown" {
+		t.Fatalf("before any check: %+v", before)
+	}
+	a.checker.Check(context.Background())
+	a.do("GET", "/healthz", "", "").decode(t, &after)
+	if after.Status != "ok" || after.Database.Status != "up" || after.Database.CheckedAt.IsZero() {
+		t.Fatalf("after a check: %+v", after)
+	}
+	if after.UptimeSeconds < 0 || after.UptimeSeconds != float64(int64(after.UptimeSeconds)) {
+		t.Errorf("uptime_seconds = %v, want whole seconds", after.UptimeSeconds)
+	}
+}
+
+// Through a real net/http server every JSON answer has a Content-Length,
+// small ones (set by net/http) and a page of items larger than its buffer
+// (set by the handler) alike: none goes out chunked.
+func TestJSONAnswersHaveContentLength(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, nil)
+	long := strings.Repeat("a long description ", 100)
+	for i := range 20 {
+		if _, err := a.store.Create(context.Background(), items.Input{Name: "item " + strconv.Itoa(i), Description: long}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/healthz", "/api/items?limit=1", "/api/items?limit=20", "/api/items/999999", "/readyz"} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
+			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v, body %d bytes", path, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+		if path == "/api/items?limit=20" && len(body) <= 2048 {
+			t.Errorf("%s: body %d bytes, want more than net/http buffers", path, len(body))
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/items"
@@ -34,12 +33,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(body, '\n'))
+	writeBody(w, p.Status, problemType, append(body, '\n'))
 }
 
 // apiError maps a store error to the problem the client sees. Only known

@@ -70,6 +70,10 @@ type server struct {
 	// either: on Cloud Run's single CPU that would delay the probe just the
 	// same.) Every template is rendered by the tests.
 	pages func() (*pages, error)
+	// healthBody is the last /healthz answer, reused while it is current.
+	healthBody healthCache
+	// buffers holds *bytes.Buffer for writeJSON.
+	buffers sync.Pool
 }
 
 // NewApp returns the complete application handler: every route, /healthz

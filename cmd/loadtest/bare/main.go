@@ -43,7 +43,7 @@ type bareHealth struct {
 	Version       string    `json:"version"`
 	Commit        string    `json:"commit"`
 	StartedAt     time.Time `json:"started_at"`
-	UptimeSeconds float64   `json:"uptime_seconds"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
 	Database      struct {
 		Status    string    `json:"status"`
 		CheckedAt time.Time `json:"checked_at"`
@@ -94,7 +94,7 @@ func run() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := bareHealth{Status: "ok", Version: "baseline", Commit: "0000000000000000000000000000000000000000",
-			StartedAt: started.UTC(), UptimeSeconds: time.Since(started).Seconds()}
+			StartedAt: started.UTC(), UptimeSeconds: int64(time.Since(started) / time.Second)}
 		h.Database.Status, h.Database.Migrated = "up", true
 		h.Database.CheckedAt, h.Database.LatencyMS, h.Database.Since = started.UTC(), 0.42, started.UTC()
 		writeBareJSON(w, h)
