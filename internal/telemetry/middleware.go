@@ -226,18 +226,22 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 			m.active.Add(ctx, -1, inFlight.(metric.AddOption))
 
 			if traced {
+				// One SetAttributes call: each one locks the span and grows
+				// its attribute slice.
+				attrs := make([]attribute.KeyValue, 0, 4)
+				attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
 				if route != "" {
 					span.SetName(spanName(method, route))
-					span.SetAttributes(semconv.HTTPRoute(route))
+					attrs = append(attrs, semconv.HTTPRoute(route))
 				}
-				span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 				if ex.bytesWritten > 0 {
-					span.SetAttributes(semconv.HTTPResponseBodySize(int(ex.bytesWritten)))
+					attrs = append(attrs, semconv.HTTPResponseBodySize(int(ex.bytesWritten)))
 				}
 				if status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(status))
-					span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+					attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 				}
+				span.SetAttributes(attrs...)
 				m.logRequest(ctx, r2, status, ex.bytesWritten, elapsed)
 				span.End()
 			}
