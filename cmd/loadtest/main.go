@@ -27,6 +27,7 @@ type settings struct {
 	Duration    time.Duration
 	Warmup      time.Duration
 	Rounds      int
+	Together    int
 	Connections int
 	Threads     int
 	ServerCPUs  []int
@@ -83,6 +84,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of one measured wrk round (whole seconds)")
 	fs.DurationVar(&s.Warmup, "warmup", time.Second, "unmeasured wrk run per server before the rounds (whole seconds; 0: none)")
 	fs.IntVar(&s.Rounds, "rounds", 3, "measured rounds per server; which server goes first alternates each round")
+	fs.IntVar(&s.Together, "together", -1, "rounds with service and reference loaded at once on the same server CPU (-1: as many as -rounds; 0: none)")
 	fs.IntVar(&s.Connections, "c", 32, "wrk connections")
 	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
 	serverCPUs := fs.String("server-cpus", "auto", `CPUs for the servers under test ("auto": 0 when the machine has 2+ CPUs; "": unpinned)`)
@@ -98,7 +100,10 @@ func parseFlags(args []string) (settings, error) {
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
-	if s.Rounds < 1 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
+	if s.Together == -1 {
+		s.Together = s.Rounds
+	}
+	if s.Rounds < 1 || s.Together < 0 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
 		return s, errors.New("-rounds, -duration, -c, -t and -startup-runs must be positive")
 	}
 	s.Only = map[string]bool{}

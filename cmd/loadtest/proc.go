@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -227,6 +228,33 @@ func parseStatCPU(stat string) (time.Duration, error) {
 		return 0, fmt.Errorf("unexpected /proc stat line %q", stat)
 	}
 	return time.Duration(u+s) * (time.Second / 100), nil
+}
+
+// pinThreads sets the CPU affinity of every thread of this process (none:
+// no change). Threads the runtime starts later inherit it from the thread
+// that starts them; startPinned restores its thread before releasing it.
+func pinThreads(cpus []int) error {
+	if len(cpus) == 0 {
+		return nil
+	}
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("pin thread %d to CPUs %v: %w", tid, cpus, err)
+		}
+	}
+	return nil
 }
 
 // pinChildren sets the CPU affinity of every process whose parent is

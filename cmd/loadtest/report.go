@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,19 +20,20 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "Rounds: %d x %s per server, alternating order, after %s warm-up; medians shown\n\n", s.Rounds, s.Duration, s.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\tCPU ratio\ttarget\tresult")
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\trounds' range\tCPU ratio\ttarget\tresult")
 	for _, c := range r.Comparisons {
-		if len(c.Sub) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
+		if len(c.pairedRatios()) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
 			continue
 		}
-		ratio := c.ratio()
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f\t>= %.2f\t%s\n",
+		ratio, pr := c.ratio(), c.pairedRatios()
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f\t>= %.2f\t%s\n",
 			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99), us(median(cpuPerReq(c.Sub))),
 			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99), us(median(cpuPerReq(c.Ref))),
-			ratio, c.cpuRatio(), c.Target, verdict(ratio >= c.Target))
+			ratio, slices.Min(pr), slices.Max(pr), c.cpuRatio(), c.Target, verdict(ratio >= c.Target))
 	}
 	tw.Flush()
+	printTogether(w, r)
 	if r.Startup != nil {
 		st, ref := r.Startup, r.StartupBare
 		fmt.Fprintln(w)
@@ -75,9 +77,41 @@ func printReport(w io.Writer, r *report) {
 	if len(r.Profiles) > 0 {
 		fmt.Fprintln(w, "Read with: go tool pprof -top -cum FILE; compare: go tool pprof -top -diff_base BARE SERVICE")
 	}
-	fmt.Fprintln(w, "\nratio: median req/s of subject / reference (the target applies to it). CPU ratio: reference / subject median")
+	fmt.Fprintln(w, "\nratio: median over rounds of subject req/s / reference req/s in the same round (the target applies to it);")
+	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: reference / subject median")
 	fmt.Fprintln(w, "server CPU time per request (/proc), the ratio the two would reach with a CPU to themselves.")
+	fmt.Fprintln(w, "Both loaded at once: CPU ratio is the median over rounds of reference / subject CPU per request")
+	fmt.Fprintln(w, "measured in the same seconds; it is immune to the machine changing speed between rounds.")
 	fmt.Fprintln(w, "Targets are reported, not asserted.")
+}
+
+// printTogether reports the simultaneous rounds: both servers on the same
+// CPU at once, so each second of a slow or fast machine is shared. The
+// CPU ratio (per-request CPU of each, from /proc, paired by round) is then
+// the throughput ratio with a CPU each.
+func printTogether(w io.Writer, r *report) {
+	var any bool
+	for _, c := range r.Comparisons {
+		any = any || len(c.togetherCPURatio()) > 0
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintf(w, "\nBoth loaded at once, sharing the server CPU: %d x %s\n\n", r.S.Together, r.S.Duration)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tCPU ratio\trounds' range\ttarget\tresult")
+	for _, c := range r.Comparisons {
+		cr := c.togetherCPURatio()
+		if len(cr) == 0 {
+			continue
+		}
+		ratio := median(cr)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f-%.2f\t>= %.2f\t%s\n",
+			c.Name, c.Subject, median(rps(c.SubTogether)), us(median(cpuPerReq(c.SubTogether))),
+			c.Reference, median(rps(c.RefTogether)), us(median(cpuPerReq(c.RefTogether))),
+			ratio, slices.Min(cr), slices.Max(cr), c.Target, verdict(ratio >= c.Target))
+	}
+	tw.Flush()
 }
 
 func p50(r wrkResult) time.Duration { return r.P50 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,17 +25,30 @@ type comparison struct {
 	Reference string
 	Target    float64 // minimum subject/reference ratio
 	Sub, Ref  []wrkResult
-	SubBytes  int // response body size, a check that both answer alike
-	RefBytes  int
-	Note      string // set when the comparison could not be measured
+	// Together are rounds in which both were loaded at once, sharing the
+	// server CPU: whatever the machine does then, it does to both.
+	SubTogether, RefTogether []wrkResult
+	SubBytes                 int // response body size, a check that both answer alike
+	RefBytes                 int
+	Note                     string // set when the comparison could not be measured
 }
 
-func (c comparison) ratio() float64 {
-	r := median(rps(c.Ref))
-	if r == 0 {
-		return 0
+// ratio is the median over rounds of the subject's req/s divided by the
+// reference's in the same round. The two runs of a round are back to back,
+// so a machine that speeds up or slows down between rounds (a shared VM
+// does, by a third and more) moves both alike and the pair stays fair;
+// the ratio of the two medians would mix rounds from different moments.
+func (c comparison) ratio() float64 { return median(c.pairedRatios()) }
+
+// pairedRatios is subject/reference req/s for each round.
+func (c comparison) pairedRatios() []float64 {
+	out := make([]float64, 0, len(c.Sub))
+	for i := range min(len(c.Sub), len(c.Ref)) {
+		if c.Ref[i].ReqPerSec > 0 {
+			out = append(out, c.Sub[i].ReqPerSec/c.Ref[i].ReqPerSec)
+		}
 	}
-	return median(rps(c.Sub)) / r
+	return out
 }
 
 // cpuRatio is the reference's median CPU per request over the subject's:
@@ -46,6 +60,20 @@ func (c comparison) cpuRatio() float64 {
 		return 0
 	}
 	return median(cpuPerReq(c.Ref)) / s
+}
+
+// togetherCPURatio is the median over the simultaneous rounds of the
+// reference's CPU per request over the subject's, both measured in the
+// same seconds: the throughput ratio on a CPU each, without the drift
+// that separates one round from the next on a shared machine.
+func (c comparison) togetherCPURatio() []float64 {
+	var out []float64
+	for i := range min(len(c.SubTogether), len(c.RefTogether)) {
+		if s := c.SubTogether[i].cpuPerRequest(); s > 0 {
+			out = append(out, float64(c.RefTogether[i].cpuPerRequest())/float64(s))
+		}
+	}
+	return out
 }
 
 func cpuPerReq(rs []wrkResult) []float64 {
@@ -93,6 +121,11 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	// This process runs the OTLP sink and the start-up poller: keep it off
+	// the servers' CPUs, as wrk and PostgreSQL are.
+	if err := pinThreads(s.LoadCPUs); err != nil {
+		return err
+	}
 	logf("building ./cmd/server and ./cmd/loadtest/bare")
 	bin, bareBin, err := build(ctx, root, tmp)
 	if err != nil {
@@ -261,7 +294,8 @@ func telemetryScenario(ctx context.Context, wrk string, wo wrkOptions, s setting
 }
 
 // compare warms both servers up, then runs the rounds, alternating which
-// goes first (ABBA) so drift on a shared machine hits both alike.
+// goes first (ABBA) so drift on a shared machine hits both alike, then the
+// rounds with both loaded at once.
 func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref *proc, path string) error {
 	var err error
 	if _, c.SubBytes, err = checkOK(sub, path); err != nil {
@@ -297,6 +331,20 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 			}
 			logf("%s: round %d %-18s %9.0f req/s  p50 %-8s p99 %-8s CPU/req %s", c.Name, i+1, label(c, p == sub), r.ReqPerSec, r.P50, r.P99, r.cpuPerRequest())
 		}
+	}
+	for i := range s.Together {
+		var rs, rr wrkResult
+		var errS, errR error
+		var wg sync.WaitGroup
+		wg.Go(func() { rs, errS = loadOnce(ctx, wrk, wo, sub, path) })
+		wg.Go(func() { rr, errR = loadOnce(ctx, wrk, wo, ref, path) })
+		wg.Wait()
+		if err := errors.Join(errS, errR); err != nil {
+			return err
+		}
+		c.SubTogether, c.RefTogether = append(c.SubTogether, rs), append(c.RefTogether, rr)
+		logf("%s: together %d  %s %.0f req/s CPU/req %s | %s %.0f req/s CPU/req %s", c.Name, i+1,
+			c.Subject, rs.ReqPerSec, rs.cpuPerRequest(), c.Reference, rr.ReqPerSec, rr.cpuPerRequest())
 	}
 	return nil
 }

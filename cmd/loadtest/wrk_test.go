@@ -96,3 +96,19 @@ func TestStatCommPPID(t *testing.T) {
 		t.Errorf("statCommPPID = %q, %d, %v", name, ppid, ok)
 	}
 }
+
+// The ratio pairs each subject round with the reference round beside it:
+// a machine that halves its speed for two rounds moves both sides, and
+// the pairs still say 0.8.
+func TestRatioPairsRounds(t *testing.T) {
+	c := comparison{
+		Sub: []wrkResult{{ReqPerSec: 800}, {ReqPerSec: 400}, {ReqPerSec: 400}, {ReqPerSec: 880}},
+		Ref: []wrkResult{{ReqPerSec: 1000}, {ReqPerSec: 500}, {ReqPerSec: 500}, {ReqPerSec: 1000}},
+	}
+	if got := c.ratio(); got < 0.799 || got > 0.801 {
+		t.Errorf("ratio = %.3f, want 0.80 (pairs 0.80 0.80 0.80 0.88)", got)
+	}
+	if got := len(c.pairedRatios()); got != 4 {
+		t.Errorf("%d pairs, want 4", got)
+	}
+}
