@@ -39,9 +39,13 @@ func (m Middleware) Wrap(next http.Handler) http.Handler {
 	if authn == nil {
 		authn = None{}
 	}
+	var secrets []string
+	if s, ok := authn.(SecretHeaders); ok {
+		secrets = s.SecretHeaders()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.Public != nil && m.Public(r) {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, withoutHeaders(r, secrets))
 			return
 		}
 		u, err := authn.Authenticate(r)
@@ -62,8 +66,35 @@ func (m Middleware) Wrap(next http.Handler) http.Handler {
 			}
 			ctx = WithRole(ctx, role)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, withoutHeaders(r.WithContext(ctx), secrets))
 	})
+}
+
+// SecretHeaders is implemented by authenticators that read a shared secret
+// from request headers (Proxy). Middleware passes the request on without
+// them, so no handler, log line or outgoing call can copy the secret.
+type SecretHeaders interface {
+	SecretHeaders() []string
+}
+
+// withoutHeaders returns r with the named headers removed, on a copy of
+// the header map: the caller's request is left as it came.
+func withoutHeaders(r *http.Request, names []string) *http.Request {
+	var found bool
+	for _, n := range names {
+		_, ok := r.Header[n]
+		found = found || ok
+	}
+	if !found {
+		return r
+	}
+	h := r.Header.Clone()
+	for _, n := range names {
+		delete(h, n)
+	}
+	r2 := *r
+	r2.Header = h
+	return &r2
 }
 
 // refusal logs, counts and writes one refused request; shared by

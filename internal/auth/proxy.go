@@ -62,6 +62,9 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 	return p, nil
 }
 
+// SecretHeaders implements SecretHeaders: handlers never see the secret.
+func (p *Proxy) SecretHeaders() []string { return []string{p.secretHeader} }
+
 func headerName(name, def string) string {
 	if name == "" {
 		name = def

@@ -152,3 +152,33 @@ func TestNewProxyChecksOptions(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Behind Middleware, handlers (and whatever they log or call) never see
+// the proxy secret, on signed-in and public routes alike; the identity
+// headers stay, and the caller's request is not modified.
+func TestProxySecretNeverReachesHandlers(t *testing.T) {
+	for _, path := range []string{"/api/items", "/healthz"} {
+		t.Run(path, func(t *testing.T) {
+			var seen http.Header
+			h := Middleware{Authn: newTestProxy(t), Public: isPublic}.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen = r.Header.Clone()
+			}))
+			r := proxyRequest("X-Auth-Proxy-Secret: "+testSecret, "X-Forwarded-User: alice@example.edu")
+			r.URL.Path = path
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK || seen == nil {
+				t.Fatalf("status %d, handler ran: %v", w.Code, seen != nil)
+			}
+			if v := seen.Values("X-Auth-Proxy-Secret"); len(v) > 0 {
+				t.Errorf("handler saw the proxy secret %q", v)
+			}
+			if seen.Get("X-Forwarded-User") != "alice@example.edu" {
+				t.Errorf("identity header lost: %v", seen)
+			}
+			if r.Header.Get("X-Auth-Proxy-Secret") != testSecret {
+				t.Errorf("the caller's request was modified")
+			}
+		})
+	}
+}
