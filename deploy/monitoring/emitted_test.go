@@ -79,7 +79,7 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.Tracer = tel.PgxTracer()
+	cfg.ConnConfig.Tracer = tel.PgxTracer(cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/config"
@@ -71,7 +73,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		opt(&o)
 	}
 	if o.tel != nil {
-		o.dbOpts = append(o.dbOpts, database.WithTracer(o.tel.PgxTracer()))
+		o.dbOpts = append(o.dbOpts, database.WithTracer(func(name string) pgx.QueryTracer { return o.tel.PgxTracer(name) }))
 	}
 	db, err := database.Open(ctx, cfg.Database, o.dbOpts...)
 	if err != nil {

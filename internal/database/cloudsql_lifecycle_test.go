@@ -205,7 +205,7 @@ func TestCloudSQLCloseOrder(t *testing.T) {
 	t.Parallel()
 	in := newInstance(t, cloudsqltest.Options{})
 	tracer := &connectErrors{}
-	db := open(t, in.config(t, churnEnv), database.WithDialerOptions(in.fake.DialerOptions()...), database.WithTracer(tracer))
+	db := open(t, in.config(t, churnEnv), database.WithDialerOptions(in.fake.DialerOptions()...), database.WithTracer(func(string) pgx.QueryTracer { return tracer }))
 	ctx := ctxT(t)
 	if err := db.Pool.Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)

@@ -26,7 +26,7 @@ type Option func(*options)
 
 type options struct {
 	dialerOpts []cloudsqlconn.Option
-	tracer     pgx.QueryTracer
+	tracer     func(database string) pgx.QueryTracer
 }
 
 // WithDialerOptions passes extra options to cloudsqlconn.NewDialer, e.g.
@@ -35,8 +35,9 @@ func WithDialerOptions(opts ...cloudsqlconn.Option) Option {
 	return func(o *options) { o.dialerOpts = append(o.dialerOpts, opts...) }
 }
 
-// WithTracer sets a pgx query tracer (telemetry).
-func WithTracer(t pgx.QueryTracer) Option {
+// WithTracer sets a pgx query tracer (telemetry), made by t for the
+// database name in the settings.
+func WithTracer(t func(database string) pgx.QueryTracer) Option {
 	return func(o *options) { o.tracer = t }
 }
 
@@ -86,7 +87,7 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
 	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
 	if o.tracer != nil {
-		pc.ConnConfig.Tracer = o.tracer
+		pc.ConnConfig.Tracer = o.tracer(pc.ConnConfig.Database)
 	}
 
 	db := &DB{}

@@ -48,24 +48,15 @@ const MaxQueryLen = MaxNameLen
 // pg_trgm GIN index on lower(name) would be the next step.
 func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	// One row more than asked tells whether another page follows.
-	var (
-		where []string
-		args  []any
-	)
+	var args []any
 	if p.Query != "" {
-		args = append(args, "%"+escapeLike(p.Query)+"%")
-		where = append(where, `name ILIKE $1`)
+		args = append(args, "%"+likeEscaper.Replace(p.Query)+"%")
 	}
 	if p.After != nil {
 		args = append(args, p.After.CreatedAt, p.After.ID)
-		where = append(where, fmt.Sprintf(`(created_at, id) < ($%d, $%d)`, len(args)-1, len(args)))
-	}
-	sql := `SELECT ` + columns + ` FROM items`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	args = append(args, p.Limit+1)
-	sql += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	sql := listSQL(p.Query != "", p.After != nil)
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list items: %w", err)
@@ -82,10 +73,28 @@ func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	return list, &next, nil
 }
 
-// escapeLike makes s match itself literally in a LIKE pattern, whose
-// default escape character is the backslash.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+// likeEscaper makes a string match itself literally in a LIKE pattern,
+// whose default escape character is the backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// listSQL is the list query for a page with or without a name search and
+// a cursor: four fixed statements, written out rather than assembled per
+// request, so pgx's statement cache sees the same four texts.
+func listSQL(search, after bool) string {
+	const (
+		head  = `SELECT ` + columns + ` FROM items`
+		order = ` ORDER BY created_at DESC, id DESC`
+	)
+	switch {
+	case search && after:
+		return head + ` WHERE name ILIKE $1 AND (created_at, id) < ($2, $3)` + order + ` LIMIT $4`
+	case search:
+		return head + ` WHERE name ILIKE $1` + order + ` LIMIT $2`
+	case after:
+		return head + ` WHERE (created_at, id) < ($1, $2)` + order + ` LIMIT $3`
+	default:
+		return head + order + ` LIMIT $1`
+	}
 }
 
 // Get returns the item with id, or ErrNotFound.

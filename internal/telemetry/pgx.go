@@ -5,6 +5,7 @@ import (
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
 // Pool metric names written by otelpgx.RecordStats; the dashboard uses them.
@@ -19,11 +20,16 @@ const (
 // PgxTracer returns the tracer to set as pgxpool.Config.ConnConfig.Tracer:
 // every query, batch, prepare and connect becomes a child span of the
 // request's span (with db.query.text, never the parameters), and query
-// durations feed db.client.operation.duration. Pool acquires get no span:
-// one per query cost measurable throughput, and the pool gauges already
-// report acquire wait.
-func (t *Telemetry) PgxTracer() *otelpgx.Tracer {
-	return otelpgx.NewTracer(
+// durations feed db.client.operation.duration. database is the database
+// name, put on every span as db.namespace.
+//
+// Left out, each for its cost on every query: pool acquires (one span per
+// query; the pool gauges already report acquire wait) and otelpgx's
+// connection details (host, port, user), which it reads from a copy of the
+// connection config made per query; with the Cloud SQL connector the host
+// is not a network address anyway.
+func (t *Telemetry) PgxTracer(database string) *otelpgx.Tracer {
+	opts := []otelpgx.Option{
 		otelpgx.WithTracerProvider(t.TracerProvider),
 		otelpgx.WithMeterProvider(t.MeterProvider),
 		// db.operation.name (SELECT, INSERT, ...) on the duration metric, so
@@ -31,7 +37,12 @@ func (t *Telemetry) PgxTracer() *otelpgx.Tracer {
 		// keeps the cardinality to a handful of verbs.
 		otelpgx.WithMetricOperationName(otelpgx.SQLOperationName),
 		otelpgx.WithDisableAcquireTracer(),
-	)
+		otelpgx.WithDisableConnectionDetailsInAttributes(),
+	}
+	if database != "" {
+		opts = append(opts, otelpgx.WithTracerAttributes(semconv.DBNamespace(database)))
+	}
+	return otelpgx.NewTracer(opts...)
 }
 
 // RecordPoolStats registers observable gauges for the pool (total, idle,

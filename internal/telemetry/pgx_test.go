@@ -20,7 +20,7 @@ func TestPgxTracerAndPoolStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.Tracer = m.PgxTracer()
+	cfg.ConnConfig.Tracer = m.PgxTracer(cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +52,14 @@ func TestPgxTracerAndPoolStats(t *testing.T) {
 		}
 		if s.Parent().SpanID() == parent.SpanContext().SpanID() && s.SpanKind() == trace.SpanKindClient {
 			query = s.SpanContext()
+			if a["db.namespace"] != cfg.ConnConfig.Database || a["db.system.name"] != "postgresql" || a["db.operation.name"] != "SELECT" {
+				t.Errorf("query span attributes %v: want db.namespace %q, db.system.name and db.operation.name", a, cfg.ConnConfig.Database)
+			}
+			for _, k := range []string{"server.address", "server.port", "user.name"} {
+				if _, ok := a[k]; ok {
+					t.Errorf("query span has %s, left out for its per-query cost", k)
+				}
+			}
 		}
 	}
 	if !query.IsValid() || query.TraceID() != parent.SpanContext().TraceID() {
