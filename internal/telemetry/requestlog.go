@@ -22,18 +22,19 @@ func (m *httpMiddleware) logRequest(ctx context.Context, r *http.Request, status
 		return
 	}
 	m.o.Logger.LogAttrs(ctx, level, r.Method+" "+r.URL.Path+" "+strconv.Itoa(status),
-		slog.Group("httpRequest", httpRequestAttrs(r, status, size, elapsed)...))
+		slog.GroupAttrs("httpRequest", httpRequestAttrs(r, status, size, elapsed)...))
 }
 
-func httpRequestAttrs(r *http.Request, status int, size int64, elapsed time.Duration) []any {
-	attrs := []any{
+func httpRequestAttrs(r *http.Request, status int, size int64, elapsed time.Duration) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
 		slog.String("requestMethod", r.Method),
 		slog.String("requestUrl", r.URL.RequestURI()),
 		slog.Int("status", status),
 		slog.String("responseSize", strconv.FormatInt(size, 10)),
 		slog.String("latency", strconv.FormatFloat(elapsed.Seconds(), 'f', 9, 64)+"s"),
 		slog.String("protocol", r.Proto),
-	}
+	)
 	if r.ContentLength > 0 {
 		attrs = append(attrs, slog.String("requestSize", strconv.FormatInt(r.ContentLength, 10)))
 	}
