@@ -81,9 +81,9 @@ func main() {
 func parseFlags(args []string) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.DurationVar(&s.Duration, "duration", 5*time.Second, "length of one measured wrk round (whole seconds)")
+	fs.DurationVar(&s.Duration, "duration", 2*time.Second, "length of one measured wrk round (whole seconds)")
 	fs.DurationVar(&s.Warmup, "warmup", time.Second, "unmeasured wrk run per server before the rounds (whole seconds; 0: none)")
-	fs.IntVar(&s.Rounds, "rounds", 3, "measured rounds per server; which server goes first alternates each round")
+	fs.IntVar(&s.Rounds, "rounds", 6, "measured rounds per server; which server goes first alternates each round")
 	fs.IntVar(&s.Together, "together", -1, "rounds with service and reference loaded at once on the same server CPU (-1: as many as -rounds; 0: none)")
 	fs.IntVar(&s.Connections, "c", 32, "wrk connections")
 	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
