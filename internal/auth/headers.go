@@ -32,6 +32,18 @@ func SecurityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// SetDocumentHeaders adds the policies that only mean something on an HTML
+// document: Cross-Origin-Opener-Policy (a page opened from another site
+// gets no handle on ours) and Permissions-Policy (no camera, microphone,
+// location or payment APIs). Writers of HTML pages call it; JSON and asset
+// answers go without, as a browser applies neither to them (the OWASP REST
+// cheat sheet's API header list has neither).
+func SetDocumentHeaders(h http.Header) {
+	for _, kv := range documentHeaders {
+		h[kv.key] = kv.value
+	}
+}
+
 // SetSecurityHeaders sets the headers of SecurityHeaders on h. Error
 // writers that start from a cleared header map (the answer to a recovered
 // panic) call it so their response carries the headers too.
@@ -53,13 +65,16 @@ type headerValue struct {
 	value []string
 }
 
-// securityHeaders and hstsValue are constants in all but syntax.
+// securityHeaders, documentHeaders and hstsValue are constants in all but
+// syntax.
 var (
 	securityHeaders = []headerValue{
 		{"Content-Security-Policy", []string{ContentSecurityPolicy}},
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Referrer-Policy", []string{"strict-origin-when-cross-origin"}},
 		{"X-Frame-Options", []string{"DENY"}},
+	}
+	documentHeaders = []headerValue{
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
 		{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), payment=()"}},
 	}

@@ -290,6 +290,9 @@ func writeBody(w http.ResponseWriter, status int, contentType []string, body []b
 	// API answer and probe, and Header.Set allocates each time.
 	h["Content-Type"] = contentType
 	h["Cache-Control"] = noStore
+	if contentType[0] == htmlType[0] {
+		auth.SetDocumentHeaders(h)
+	}
 	if len(body) > netHTTPBuffered {
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}

@@ -104,9 +104,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		if !ok(res.StatusCode) {
 			t.Errorf("%s: %s %s = %d, want %s", c.name, r.method, r.path, res.StatusCode, want)
 		}
-		if res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("%s: %s %s lacks security headers", c.name, r.method, r.path)
-		}
+		wantHeaders(t, res, c.name+": "+r.method+" "+r.path)
 	}
 	is := func(code int) func(int) bool { return func(s int) bool { return s == code } }
 	allowed := func(s int) bool { return s != 401 && s != 403 && s < 500 }
@@ -154,8 +152,20 @@ func TestPanicBecomesCleanError(t *testing.T) {
 		t.Fatalf("page panic: %d %s", page.StatusCode, page.body)
 	}
 	for _, r := range []response{res, page} {
-		if r.Header.Get("Content-Security-Policy") == "" || r.Header.Get("X-Frame-Options") != "DENY" {
-			t.Fatalf("500 after a panic lacks security headers: %v", r.Header)
-		}
+		wantHeaders(t, r, "500 after a panic")
+	}
+}
+
+// wantHeaders checks the security headers of every answer, and the
+// document policies on HTML pages (error pages included).
+func wantHeaders(t *testing.T, r response, what string) {
+	t.Helper()
+	if r.Header.Get("Content-Security-Policy") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") == "" {
+		t.Errorf("%s: lacks security headers: %v", what, r.Header)
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") &&
+		(r.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" || r.Header.Get("Permissions-Policy") == "") {
+		t.Errorf("%s: HTML page lacks the document policies: %v", what, r.Header)
 	}
 }

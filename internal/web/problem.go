@@ -78,10 +78,7 @@ func InternalError(w http.ResponseWriter, r *http.Request) {
 			Detail: "Something went wrong on our side; it has been logged."})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = w.Write([]byte(internalErrorPage))
+	writeBody(w, http.StatusInternalServerError, htmlType, []byte(internalErrorPage))
 }
 
 const internalErrorPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Internal error</title>` +
