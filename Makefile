@@ -2,7 +2,8 @@
 # Everything else is optional tooling; `.ci/run` runs it all.
 
 GO        ?= go
-PKG       := example.com/example-function
+# The module path, read from go.mod so a renamed copy (gonew) stamps its own.
+PKG       := $(shell $(GO) list -m 2>/dev/null)
 VERSION   ?= $(shell git describe --always --tags --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)

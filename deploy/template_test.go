@@ -86,13 +86,25 @@ func TestTemplateRename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// gonew rewrites Go code only; the Dockerfile must not name the module.
-	df, err := os.ReadFile(filepath.Join(dst, "Dockerfile"))
+	// gonew rewrites import paths only. Nothing else may name the template:
+	// a Makefile, Dockerfile or string constant that did would, in the copy,
+	// stamp no version or name its telemetry after the template. Docs (the
+	// README's gonew command) and this test's own constant are exempt.
+	err = filepath.WalkDir(dst, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, "template_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(modulePath)) {
+			t.Errorf("%s names the template's module path %s", path, modulePath)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if bytes.Contains(df, []byte(modulePath)) {
-		t.Error("the Dockerfile names the template's module path; a renamed copy would stamp nothing")
 	}
 }
 

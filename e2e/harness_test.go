@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
 )
@@ -42,7 +43,7 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	bin := proctest.Build(t, "./cmd/server", "-X example.com/example-function/internal/buildinfo.Version=e2e")
+	bin := proctest.Build(t, "./cmd/server", buildinfo.LinkFlag("Version", "e2e"))
 	p := proctest.Start(t, bin,
 		"DATABASE_URL="+pgtest.NewDatabase(t),
 		"AUTH_MODE=proxy",

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"example.com/example-function/internal/buildinfo"
 )
 
 type settings struct {
@@ -194,8 +196,7 @@ func build(ctx context.Context, root, dir string) (server, bare string, err erro
 	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
 	}
-	const pkg = "example.com/example-function/internal/buildinfo"
-	ldflags := "-s -w -X " + pkg + ".Version=loadtest -X " + pkg + ".Commit=" + commit
+	ldflags := "-s -w " + buildinfo.LinkFlag("Version", "loadtest") + " " + buildinfo.LinkFlag("Commit", commit)
 	for _, p := range []struct{ pkg, out string }{{"./cmd/server", "server"}, {"./cmd/loadtest/bare", "bare"}} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(dir, p.out), p.pkg)
 		cmd.Dir = root

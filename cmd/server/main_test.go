@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
 )
@@ -132,8 +133,7 @@ func TestServesH2C(t *testing.T) {
 func TestHealthzReportsStampedVersion(t *testing.T) {
 	t.Parallel()
 	bin := proctest.Build(t, "./cmd/server",
-		"-X example.com/example-function/internal/buildinfo.Version=v7.8.9",
-		"-X example.com/example-function/internal/buildinfo.Commit=deadbeef")
+		buildinfo.LinkFlag("Version", "v7.8.9"), buildinfo.LinkFlag("Commit", "deadbeef"))
 	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL="+pgtest.NewDatabase(t))...)
 	p.WaitHTTP(t, "/healthz", 200, 10*time.Second)
 	var h struct{ Version, Commit string }

@@ -1,17 +1,27 @@
 // Package buildinfo reports which build is running. Version and Commit are
-// stamped at link time:
+// stamped at link time (MODULE is the path in go.mod, `go list -m`):
 //
-//	go build -ldflags "-X example.com/example-function/internal/buildinfo.Version=v1.2.3 \
-//	                   -X example.com/example-function/internal/buildinfo.Commit=abc123"
+//	go build -ldflags "-X MODULE/internal/buildinfo.Version=v1.2.3 \
+//	                   -X MODULE/internal/buildinfo.Commit=abc123"
 package buildinfo
 
-import "runtime/debug"
+import (
+	"reflect"
+	"runtime/debug"
+)
 
 // Stamped by -ldflags -X; these are link-time constants, never written at run time.
 var (
 	Version = ""
 	Commit  = ""
 )
+
+// LinkFlag returns the -ldflags argument that stamps name (Version or
+// Commit) with value. The package path is read from the code, so tools and
+// tests keep stamping after the module is renamed.
+func LinkFlag(name, value string) string {
+	return "-X " + reflect.TypeFor[Info]().PkgPath() + "." + name + "=" + value
+}
 
 // Info is what /healthz reports about the build.
 type Info struct {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,9 +27,11 @@ const (
 	MetricHTTPDuration = "http.server.request.duration"
 	MetricHTTPRequests = "http.server.request.count"
 	MetricHTTPActive   = "http.server.active_requests"
-
-	instrumentationName = "example.com/example-function/internal/telemetry"
 )
+
+// instrumentationName is this package's import path, the scope of its
+// spans and metrics; read from the code so a renamed copy names itself.
+var instrumentationName = reflect.TypeFor[Telemetry]().PkgPath()
 
 // durationBuckets are the semantic conventions' advised boundaries (seconds).
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
