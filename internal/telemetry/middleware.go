@@ -3,7 +3,6 @@ package telemetry
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -237,9 +236,6 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 					span.SetName(spanName(method, route))
 					attrs = append(attrs, semconv.HTTPRoute(route))
 				}
-				if ex.bytesWritten > 0 {
-					attrs = append(attrs, semconv.HTTPResponseBodySize(int(ex.bytesWritten)))
-				}
 				if status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(status))
 					attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
@@ -294,13 +290,25 @@ func normalizeMethod(m string) string {
 	return "_OTHER"
 }
 
+// scheme is the scheme the client used: "https" also behind a TLS-ending
+// front end that says so in X-Forwarded-Proto (Cloud Run, load balancers).
+// Only ever "http" or "https", so metric attributes stay bounded.
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
+		return "https"
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	if strings.EqualFold(strings.TrimSpace(proto), "https") {
 		return "https"
 	}
 	return "http"
 }
 
+// requestAttrs are the server span's request attributes. Every attribute
+// is copied, converted and sent with every span, so the span carries the
+// conventions' required and useful ones only: not client.address (behind
+// Cloud Run's front end the peer is the front end) and not the opt-in
+// http.response.body.size (the request log line has responseSize).
 func requestAttrs(r *http.Request, method string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(method),
@@ -313,9 +321,6 @@ func requestAttrs(r *http.Request, method string) []attribute.KeyValue {
 	}
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, semconv.UserAgentOriginal(ua))
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		attrs = append(attrs, semconv.ClientAddress(host))
 	}
 	return attrs
 }

@@ -69,6 +69,7 @@ func TestMiddlewareNamesSpanByPatternAfterServeHTTP(t *testing.T) {
 	m := newMemTelemetry(t)
 	req := httptest.NewRequest("GET", "/api/items/42", nil)
 	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	req.Header.Set("X-Forwarded-Proto", "https") // TLS ended at Cloud Run's front end
 	rec := m.serve(t, HTTPOptions{}, testMux(t), req)
 	if rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
@@ -90,7 +91,7 @@ func TestMiddlewareNamesSpanByPatternAfterServeHTTP(t *testing.T) {
 	a := attrMap(s.Attributes())
 	for k, v := range map[string]string{
 		"http.route": "/api/items/{id}", "http.request.method": "GET",
-		"http.response.status_code": "200", "url.path": "/api/items/42",
+		"http.response.status_code": "200", "url.path": "/api/items/42", "url.scheme": "https",
 	} {
 		if a[k] != v {
 			t.Errorf("span attribute %s = %q, want %q", k, a[k], v)
