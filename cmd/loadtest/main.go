@@ -96,7 +96,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.DBMaxConns, "db-max-conns", 4, "pool size of both the service (DB_MAX_CONNS) and the baseline")
 	fs.IntVar(&s.Rows, "rows", 50, "rows seeded into items; /api/items is asked for limit=50")
 	fs.IntVar(&s.StartupRuns, "startup-runs", 20, "exec-to-first-200 runs")
-	only := fs.String("only", "startup,healthz,items,telemetry", "comma-separated scenarios to run")
+	only := fs.String("only", "startup,healthz,items,telemetry", `comma-separated scenarios to run; "aa" (not by default) compares the service with a copy of itself, to see this machine's noise`)
 	fs.StringVar(&s.ProfileDir, "profile", "", "also write CPU profiles of the service and of the bare reference under each load to this directory")
 	fs.Var((*envList)(&s.ServerEnv), "server-env", "NAME=VALUE added to the environment of every server, service and reference alike (repeatable; e.g. GOGC=200)")
 	if err := fs.Parse(args); err != nil {
@@ -112,7 +112,7 @@ func parseFlags(args []string) (settings, error) {
 	for _, o := range strings.Split(*only, ",") {
 		o = strings.TrimSpace(o)
 		switch o {
-		case "startup", "healthz", "items", "telemetry":
+		case "startup", "healthz", "items", "telemetry", "aa":
 			s.Only[o] = true
 		case "":
 		default:

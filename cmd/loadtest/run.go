@@ -23,7 +23,7 @@ type comparison struct {
 	Name      string
 	Subject   string
 	Reference string
-	Target    float64 // minimum subject/reference ratio
+	Target    float64 // minimum subject/reference ratio; 0: none (A/A)
 	Sub, Ref  []wrkResult
 	// Together are rounds in which both were loaded at once, sharing the
 	// server CPU: whatever the machine does then, it does to both.
@@ -161,7 +161,7 @@ func run(ctx context.Context, s settings) error {
 		rep.StartupBare = &ref
 	}
 
-	if s.Only["healthz"] || s.Only["items"] || s.Only["telemetry"] {
+	if s.Only["healthz"] || s.Only["items"] || s.Only["telemetry"] || s.Only["aa"] {
 		if err := loadScenarios(ctx, s, rep, wrk, self, service, bareSpec, wo); err != nil {
 			return err
 		}
@@ -214,6 +214,11 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		}
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
+	if s.Only["aa"] {
+		if err := aaScenario(ctx, wrk, wo, s, rep, service, svc, dbURL, itemsPath); err != nil {
+			return err
+		}
+	}
 	if err := bare.stop(); err != nil {
 		return err
 	}
@@ -241,6 +246,24 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		rep.Profiles = paths
 	}
 	return svc.stop()
+}
+
+// aaScenario compares the service with a second copy of itself (an A/A
+// test): both ratios should be 1.00, and how far they stray shows how much
+// this machine's noise moves each method.
+func aaScenario(ctx context.Context, wrk string, wo wrkOptions, s settings, rep *report,
+	service func(string, ...string) procSpec, svc *proc, dbURL, path string) error {
+	twin, err := startProc(ctx, service("service (copy)", "DATABASE_URL="+dbURL), "/readyz")
+	if err != nil {
+		return err
+	}
+	c := comparison{Name: "A/A GET " + path, Subject: "service", Reference: "its copy"} // no target: 1.00 expected
+	if err := compare(ctx, wrk, wo, s, &c, svc, twin, path); err != nil {
+		_ = twin.stop()
+		return err
+	}
+	rep.Comparisons = append(rep.Comparisons, c)
+	return twin.stop()
 }
 
 // telemetryScenario compares /api/items with OTLP export to a local
