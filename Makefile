@@ -2,11 +2,12 @@
 # Everything else is optional tooling; `.ci/run` runs it all.
 
 GO        ?= go
-# The module path, read from go.mod so a renamed copy (gonew) stamps its own.
-PKG       := $(shell $(GO) list -m 2>/dev/null)
+# The buildinfo package's import path, read from the code so a renamed copy
+# (gonew) stamps its own; evaluated only by targets that link.
+BUILDINFO  = $(or $(shell $(GO) list ./internal/buildinfo 2>/dev/null),$(error cannot resolve ./internal/buildinfo with '$(GO) list'))
 VERSION   ?= $(shell git describe --always --tags --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS   := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
+LDFLAGS    = -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 FUZZTIME  ?= 10s
 
 .PHONY: run test vet fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help

@@ -72,6 +72,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(2)
 	}
+	// This process runs the OTLP sink and the start-up poller: keep it off
+	// the servers' CPUs, as wrk and PostgreSQL are, from before it starts
+	// any other thread's work.
+	if err := pinThreads(s.LoadCPUs); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, s); err != nil {
@@ -106,7 +113,7 @@ func parseFlags(args []string) (settings, error) {
 		s.Together = s.Rounds
 	}
 	if s.Rounds < 1 || s.Together < 0 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
-		return s, errors.New("-rounds, -duration, -c, -t and -startup-runs must be positive")
+		return s, errors.New("-rounds, -duration, -c, -t and -startup-runs must be positive, -together at least -1")
 	}
 	s.Only = map[string]bool{}
 	for _, o := range strings.Split(*only, ",") {

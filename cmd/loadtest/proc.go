@@ -241,20 +241,33 @@ func pinThreads(cpus []int) error {
 	for _, c := range cpus {
 		set.Set(c)
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
+	// A thread started meanwhile by one not yet pinned would escape one
+	// pass; repeat until a pass finds every thread pinned.
+	for range 10 {
+		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			continue
+			return err
 		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pin thread %d to CPUs %v: %w", tid, cpus, err)
+		changed := false
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			var cur unix.CPUSet
+			if unix.SchedGetaffinity(tid, &cur) == nil && cur == set {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("pin thread %d to CPUs %v: %w", tid, cpus, err)
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
 		}
 	}
-	return nil
+	return fmt.Errorf("pin threads to CPUs %v: new threads kept appearing", cpus)
 }
 
 // pinChildren sets the CPU affinity of every process whose parent is

@@ -81,7 +81,9 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: reference / subject median")
 	fmt.Fprintln(w, "server CPU time per request (/proc), the ratio the two would reach with a CPU to themselves.")
 	fmt.Fprintln(w, "Both loaded at once: CPU ratio is the median over rounds of reference / subject CPU per request")
-	fmt.Fprintln(w, "measured in the same seconds; it is immune to the machine changing speed between rounds.")
+	fmt.Fprintln(w, "measured in the same seconds; it is immune to the machine changing speed between rounds. Servers busy:")
+	fmt.Fprintln(w, "the CPUs both servers used together per second of the round (median); near the number of server")
+	fmt.Fprintln(w, "CPUs means the load kept them saturated, as the CPU ratio assumes.")
 	fmt.Fprintln(w, "Targets are reported, not asserted.")
 }
 
@@ -97,19 +99,23 @@ func printTogether(w io.Writer, r *report) {
 	if !any {
 		return
 	}
-	fmt.Fprintf(w, "\nBoth loaded at once, sharing the server CPU: %d x %s\n\n", r.S.Together, r.S.Duration)
+	where := "sharing the server CPUs " + cpus(r.S.ServerCPUs)
+	if len(r.S.ServerCPUs) == 0 {
+		where = "unpinned"
+	}
+	fmt.Fprintf(w, "\nBoth loaded at once, %s: %d x %s\n\n", where, r.S.Together, r.S.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tCPU ratio\trounds' range\ttarget\tresult")
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tservers busy\tCPU ratio\trounds' range\ttarget\tresult")
 	for _, c := range r.Comparisons {
 		cr := c.togetherCPURatio()
 		if len(cr) == 0 {
 			continue
 		}
 		ratio := median(cr)
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f-%.2f\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f\t%.2f-%.2f\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.SubTogether)), us(median(cpuPerReq(c.SubTogether))),
 			c.Reference, median(rps(c.RefTogether)), us(median(cpuPerReq(c.RefTogether))),
-			ratio, slices.Min(cr), slices.Max(cr), targetText(c), verdictFor(c, ratio))
+			median(c.busy(r.S.Duration)), ratio, slices.Min(cr), slices.Max(cr), targetText(c), verdictFor(c, ratio))
 	}
 	tw.Flush()
 }

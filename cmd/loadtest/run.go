@@ -51,27 +51,38 @@ func (c comparison) pairedRatios() []float64 {
 	return out
 }
 
-// cpuRatio is the reference's median CPU per request over the subject's:
-// the throughput ratio the two would reach on a CPU they had to
-// themselves. Less sensitive to other load on the machine than req/s.
-func (c comparison) cpuRatio() float64 {
-	s := median(cpuPerReq(c.Sub))
-	if s == 0 {
-		return 0
-	}
-	return median(cpuPerReq(c.Ref)) / s
+// cpuRatio is the median over rounds of the reference's CPU per request
+// over the subject's (server CPU time from /proc): the throughput ratio
+// the two would reach on a CPU they had to themselves, paired by round
+// like ratio.
+func (c comparison) cpuRatio() float64 { return median(pairedCPURatios(c.Sub, c.Ref)) }
+
+// togetherCPURatio is the same for the simultaneous rounds, both measured
+// in the same seconds, without the drift that separates one round from
+// the next on a shared machine.
+func (c comparison) togetherCPURatio() []float64 {
+	return pairedCPURatios(c.SubTogether, c.RefTogether)
 }
 
-// togetherCPURatio is the median over the simultaneous rounds of the
-// reference's CPU per request over the subject's, both measured in the
-// same seconds: the throughput ratio on a CPU each, without the drift
-// that separates one round from the next on a shared machine.
-func (c comparison) togetherCPURatio() []float64 {
+func pairedCPURatios(sub, ref []wrkResult) []float64 {
+	var out []float64
+	for i := range min(len(sub), len(ref)) {
+		if s := sub[i].cpuPerRequest(); s > 0 {
+			out = append(out, float64(ref[i].cpuPerRequest())/float64(s))
+		}
+	}
+	return out
+}
+
+// busy is the share of one CPU the two servers used together in each
+// simultaneous round: about 1 (per server CPU) when the load kept them
+// saturated, as the CPU ratio assumes. Well below, the servers waited on
+// the load generator or the database, and fixed per-wakeup costs would
+// pull the ratio toward 1.
+func (c comparison) busy(d time.Duration) []float64 {
 	var out []float64
 	for i := range min(len(c.SubTogether), len(c.RefTogether)) {
-		if s := c.SubTogether[i].cpuPerRequest(); s > 0 {
-			out = append(out, float64(c.RefTogether[i].cpuPerRequest())/float64(s))
-		}
+		out = append(out, float64(c.SubTogether[i].ServerCPU+c.RefTogether[i].ServerCPU)/float64(d))
 	}
 	return out
 }
@@ -121,11 +132,6 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	// This process runs the OTLP sink and the start-up poller: keep it off
-	// the servers' CPUs, as wrk and PostgreSQL are.
-	if err := pinThreads(s.LoadCPUs); err != nil {
-		return err
-	}
 	logf("building ./cmd/server and ./cmd/loadtest/bare")
 	bin, bareBin, err := build(ctx, root, tmp)
 	if err != nil {
@@ -359,8 +365,17 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 		var rs, rr wrkResult
 		var errS, errR error
 		var wg sync.WaitGroup
-		wg.Go(func() { rs, errS = loadOnce(ctx, wrk, wo, sub, path) })
-		wg.Go(func() { rr, errR = loadOnce(ctx, wrk, wo, ref, path) })
+		// Which wrk starts first alternates, like the order of the rounds.
+		runs := []func(){
+			func() { rs, errS = loadOnce(ctx, wrk, wo, sub, path) },
+			func() { rr, errR = loadOnce(ctx, wrk, wo, ref, path) },
+		}
+		if i%2 == 1 {
+			runs[0], runs[1] = runs[1], runs[0]
+		}
+		for _, run := range runs {
+			wg.Go(run)
+		}
 		wg.Wait()
 		if err := errors.Join(errS, errR); err != nil {
 			return err

@@ -155,7 +155,9 @@ func ptr[T any](v T) *T { return &v }
 
 // Behind Middleware, handlers (and whatever they log or call) never see
 // the proxy secret, on signed-in and public routes alike; the identity
-// headers stay, and the caller's request is not modified.
+// headers stay, and the caller's request is not modified. (In the app,
+// GET /healthz is answered before Middleware; that handler reads no
+// header.)
 func TestProxySecretNeverReachesHandlers(t *testing.T) {
 	for _, path := range []string{"/api/items", "/healthz"} {
 		t.Run(path, func(t *testing.T) {

@@ -74,7 +74,8 @@ func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 }
 
 // likeEscaper makes a string match itself literally in a LIKE pattern,
-// whose default escape character is the backslash.
+// whose default escape character is the backslash. A constant in all but
+// syntax (a Replacer is safe for concurrent use).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // listSQL is the list query for a page with or without a name search and

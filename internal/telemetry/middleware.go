@@ -30,6 +30,7 @@ const (
 
 // instrumentationName is this package's import path, the scope of its
 // spans and metrics; read from the code so a renamed copy names itself.
+// A constant in all but syntax.
 var instrumentationName = reflect.TypeFor[Telemetry]().PkgPath()
 
 // durationBuckets are the semantic conventions' advised boundaries (seconds).

@@ -258,33 +258,33 @@ func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBuffer {
-			s.buffers.Put(buf)
-		}
-	}()
 	if err := json.NewEncoder(buf).Encode(v); err != nil { // Encode ends the body with a newline
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	writeBody(w, status, jsonType, buf.Bytes())
+	// Only a completed write gives the buffer back: when a client resets an
+	// HTTP/2 stream, Write can return while a frame still points into it.
+	if err := writeBody(w, status, jsonType, buf.Bytes()); err == nil && buf.Cap() <= maxPooledBuffer {
+		s.buffers.Put(buf)
+	}
 }
 
 // maxPooledBuffer keeps the buffer of a rare huge answer (a page of long
 // descriptions runs to megabytes) from staying in memory.
 const maxPooledBuffer = 256 << 10
 
-// netHTTPBuffered is the size of net/http's response buffer
-// (bufferBeforeChunkingSize). A handler that returns having written less
-// gets its Content-Length from net/http, outside the header map; a larger
-// body would go out chunked unless the handler sets Content-Length.
+// netHTTPBuffered is the size of net/http's HTTP/1 response buffer
+// (bufferBeforeChunkingSize; HTTP/2's is 4 KiB). A handler that returns
+// having written at most this much gets its Content-Length from net/http,
+// outside the header map; a larger body would go out chunked unless the
+// handler sets Content-Length.
 const netHTTPBuffered = 2048
 
 // writeBody sends a complete, uncacheable body. Content-Length is only
 // put in the header map when net/http would not set it: every map entry
 // is copied, sorted and written again for each response, and past eight
 // entries the map itself grows into a costlier shape.
-func writeBody(w http.ResponseWriter, status int, contentType []string, body []byte) {
+func writeBody(w http.ResponseWriter, status int, contentType []string, body []byte) error {
 	h := w.Header()
 	// Canonical keys and shared, never-written values: this runs for every
 	// API answer and probe, and Header.Set allocates each time.
@@ -297,7 +297,8 @@ func writeBody(w http.ResponseWriter, status int, contentType []string, body []b
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, err := w.Write(body)
+	return err
 }
 
 // Header values shared by every response; constants in all but syntax.

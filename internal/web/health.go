@@ -43,6 +43,9 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	uptime := int64(time.Since(s.Started) / time.Second)
 	e := s.healthBody.last.Load()
+	// == on State compares values (strings, numbers, times): a false
+	// mismatch only costs an encoding. Keep State free of pointers, or a
+	// changed state behind an unchanged pointer would be served stale.
 	if e == nil || e.uptime != uptime || e.db != db {
 		status := "ok"
 		if db.Status != "up" {

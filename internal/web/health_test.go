@@ -134,7 +134,7 @@ func TestHealthzCachedBodyFollowsDatabaseState(t *testing.T) {
 
 // Through a real net/http server every JSON answer has a Content-Length,
 // small ones (set by net/http) and a page of items larger than its buffer
-// (set by the handler) alike: none goes out chunked.
+// (set by the handler) alike, over HTTP/1.1 and h2c: none goes out chunked.
 func TestJSONAnswersHaveContentLength(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, nil)
@@ -144,23 +144,38 @@ func TestJSONAnswersHaveContentLength(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(a.handler)
+	// HTTP/1.1 and unencrypted HTTP/2, as cmd/server serves both.
+	srv := httptest.NewUnstartedServer(a.handler)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	for _, path := range []string{"/healthz", "/api/items?limit=1", "/api/items?limit=20", "/api/items/999999", "/readyz"} {
-		resp, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		if proto == "HTTP/2.0" {
+			tr.Protocols.SetUnencryptedHTTP2(true)
+		} else {
+			tr.Protocols.SetHTTP1(true)
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
+		client := &http.Client{Transport: tr}
+		for _, path := range []string{"/healthz", "/api/items?limit=1", "/api/items?limit=20", "/api/items/999999", "/readyz"} {
+			resp, err := client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Proto != proto || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
+				t.Errorf("%s %s: Content-Length %d, Transfer-Encoding %v, body %d bytes", resp.Proto, path, resp.ContentLength, resp.TransferEncoding, len(body))
+			}
+			if path == "/api/items?limit=20" && len(body) <= 4096 {
+				t.Errorf("%s: body %d bytes, want more than net/http buffers", path, len(body))
+			}
 		}
-		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
-			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v, body %d bytes", path, resp.ContentLength, resp.TransferEncoding, len(body))
-		}
-		if path == "/api/items?limit=20" && len(body) <= 2048 {
-			t.Errorf("%s: body %d bytes, want more than net/http buffers", path, len(body))
-		}
+		tr.CloseIdleConnections()
 	}
 }
