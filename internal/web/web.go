@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"example.com/example-function/internal/auth"
@@ -70,8 +71,8 @@ type server struct {
 	// either: on Cloud Run's single CPU that would delay the probe just the
 	// same.) Every template is rendered by the tests.
 	pages func() (*pages, error)
-	// healthBody is the last /healthz answer, reused while it is current.
-	healthBody healthCache
+	// lastHealth is the last /healthz answer, reused while it is current.
+	lastHealth atomic.Pointer[healthEntry]
 	// buffers holds *bytes.Buffer for writeJSON.
 	buffers sync.Pool
 }
