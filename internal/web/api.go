@@ -290,15 +290,19 @@ func writeBody(w http.ResponseWriter, status int, contentType []string, body []b
 	// API answer and probe, and Header.Set allocates each time.
 	h["Content-Type"] = contentType
 	h["Cache-Control"] = noStore
-	if contentType[0] == htmlType[0] {
-		auth.SetDocumentHeaders(h)
-	}
 	if len(body) > netHTTPBuffered {
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
 	w.WriteHeader(status)
 	_, err := w.Write(body)
 	return err
+}
+
+// writeHTML sends a complete, uncacheable HTML page with the policies that
+// only apply to documents.
+func writeHTML(w http.ResponseWriter, status int, page []byte) error {
+	auth.SetDocumentHeaders(w.Header())
+	return writeBody(w, status, htmlType, page)
 }
 
 // Header values shared by every response; constants in all but syntax.

@@ -78,7 +78,7 @@ func InternalError(w http.ResponseWriter, r *http.Request) {
 			Detail: "Something went wrong on our side; it has been logged."})
 		return
 	}
-	writeBody(w, http.StatusInternalServerError, htmlType, []byte(internalErrorPage))
+	writeHTML(w, http.StatusInternalServerError, []byte(internalErrorPage))
 }
 
 const internalErrorPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Internal error</title>` +

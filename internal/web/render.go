@@ -96,7 +96,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	writeBody(w, status, htmlType, buf.Bytes())
+	writeHTML(w, status, buf.Bytes())
 }
 
 // errorPage renders an HTML error page for status.
