@@ -78,8 +78,8 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintln(w, "Read with: go tool pprof -top -cum FILE; compare: go tool pprof -top -diff_base BARE SERVICE")
 	}
 	fmt.Fprintln(w, "\nratio: median over rounds of subject req/s / reference req/s in the same round (the target applies to it);")
-	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: reference / subject median")
-	fmt.Fprintln(w, "server CPU time per request (/proc), the ratio the two would reach with a CPU to themselves.")
+	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: median over rounds of")
+	fmt.Fprintln(w, "reference / subject server CPU time per request (/proc), the ratio the two would reach with a CPU each.")
 	fmt.Fprintln(w, "Both loaded at once: CPU ratio is the median over rounds of reference / subject CPU per request")
 	fmt.Fprintln(w, "measured in the same seconds; it is immune to the machine changing speed between rounds. Servers busy:")
 	fmt.Fprintln(w, "the CPUs both servers used together per second of the round (median); near the number of server")
