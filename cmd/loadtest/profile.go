@@ -50,7 +50,7 @@ func profileService(ctx context.Context, s settings, wrk string, wo wrkOptions, 
 	}
 	service := procSpec{Name: "profiled service", Path: self, Args: []string{"profiled-server"},
 		CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
-		Env: []string{"DATABASE_URL=" + dbURL, "AUTH_MODE=dev", "LOG_LEVEL=warn",
+		Env: []string{"DATABASE_URL=" + dbURL, "AUTH_MODE=dev",
 			"DB_MAX_CONNS=" + fmt.Sprint(s.DBMaxConns)}}
 	bare.Env = append(slices.Clip(bare.Env), "DATABASE_URL="+dbURL)
 	var targets []profileTarget

@@ -145,7 +145,7 @@ func run(ctx context.Context, s settings) error {
 	wo := wrkOptions{Threads: s.Threads, Connections: s.Connections, Duration: s.Duration, CPUs: s.LoadCPUs}
 	service := func(name string, env ...string) procSpec {
 		return procSpec{Name: name, Path: bin, CPUs: s.ServerCPUs, Procs: s.GoMaxProcs, Extra: s.ServerEnv,
-			Env: append([]string{"AUTH_MODE=dev", "LOG_LEVEL=warn", "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
+			Env: append([]string{"AUTH_MODE=dev", "DB_MAX_CONNS=" + strconv.Itoa(s.DBMaxConns)}, env...)}
 	}
 
 	if s.Only["startup"] {

@@ -109,6 +109,12 @@ func TestSIGTERMDrainsInFlightRequest(t *testing.T) {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 	t.Logf("exited %s after the in-flight request finished", time.Since(start))
+	// Log lines are batched on their way to stdout: the last ones, and the
+	// in-flight request's, must still be out when the process has exited.
+	out := p.Output()
+	if !strings.Contains(out, `"drained"`) || !strings.Contains(out, `"POST /api/items 201"`) {
+		t.Errorf("log lines lost at exit; output:\n%s", out)
+	}
 }
 
 func TestServesH2C(t *testing.T) {

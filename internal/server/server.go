@@ -17,6 +17,7 @@ import (
 
 	"example.com/example-function/internal/app"
 	"example.com/example-function/internal/config"
+	"example.com/example-function/internal/telemetry"
 	"example.com/example-function/internal/web"
 )
 
@@ -28,7 +29,11 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 	if err != nil {
 		return err
 	}
-	logger, tel, err := app.Observe(ctx, cfg, stdout)
+	// Lines are batched on their way to stdout (see telemetry.LogWriter);
+	// closed last, after the drain and the telemetry flush have logged.
+	logOut := telemetry.NewLogWriter(stdout)
+	defer logOut.Close()
+	logger, tel, err := app.Observe(ctx, cfg, logOut)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,11 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"runtime"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -36,26 +39,50 @@ type LogOptions struct {
 // NewLogHandler returns a slog.Handler writing to w. In JSON format every
 // line is a Cloud Logging structured entry: severity, message, time,
 // sourceLocation, and, when the context carries a span, the trace, spanId
-// and trace_sampled fields that link the line to Cloud Trace.
+// and trace_sampled fields that link the line to Cloud Trace. When w
+// buffers (it has a Flush method, as LogWriter does), every line at
+// level Error and above is flushed before the call returns.
 func NewLogHandler(w io.Writer, o LogOptions) slog.Handler {
 	level := o.Level
 	if level == nil {
 		level = slog.LevelInfo
 	}
+	f, _ := w.(flusher)
 	if o.Format == "text" {
 		return &traceHandler{
-			inner: slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: textLevel}),
+			flusher: f,
+			inner:   slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: textLevel}),
 		}
 	}
 	return &traceHandler{
+		flusher: f,
 		project: o.ProjectID,
 		json:    true,
+		sources: new(sourceCache),
+		// The source location is added by traceHandler, not AddSource:
+		// slog would resolve the caller's file and function anew for
+		// every line, a fifth of the cost of a request log line.
 		inner: slog.NewJSONHandler(w, &slog.HandlerOptions{
 			Level:       level,
-			AddSource:   true,
 			ReplaceAttr: cloudLoggingAttr,
 		}),
 	}
+}
+
+// sourceCache holds the sourceLocation value of each logging call site.
+// There are as many as there are log calls in the binary.
+type sourceCache struct{ m sync.Map } // program counter -> slog.Value
+
+// value is Cloud Logging's LogEntrySourceLocation for pc, as slog's
+// AddSource writes it: {"function", "file", "line"}.
+func (c *sourceCache) value(pc uintptr) slog.Value {
+	if v, ok := c.m.Load(pc); ok {
+		return v.(slog.Value)
+	}
+	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	v := slog.GroupValue(slog.String("function", f.Function), slog.String("file", f.File), slog.Int("line", f.Line))
+	c.m.Store(pc, v)
+	return v
 }
 
 // cloudLoggingAttr renames slog's built-in keys to Cloud Logging's.
@@ -107,18 +134,62 @@ type traceHandler struct {
 	ops     []func(slog.Handler) slog.Handler
 	project string
 	json    bool
+	sources *sourceCache // shared by the handler and its WithAttrs/WithGroup copies
+	flusher flusher      // the destination, when it buffers (LogWriter)
 }
+
+// flusher is a buffering destination (LogWriter, bufio.Writer).
+type flusher interface{ Flush() error }
 
 func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
 }
 
 func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
+	err := h.handle(ctx, r)
+	if h.flusher != nil && r.Level >= slog.LevelError {
+		// The lines most wanted after a crash are the ones just before it.
+		err = errors.Join(err, h.flusher.Flush())
+	}
+	return err
+}
+
+func (h *traceHandler) handle(ctx context.Context, r slog.Record) error {
+	if !h.json {
+		sc := trace.SpanContextFromContext(ctx)
+		if !sc.IsValid() {
+			return h.inner.Handle(ctx, r)
+		}
+		return h.handleWith(ctx, r, []slog.Attr{
+			slog.String("trace_id", sc.TraceID().String()),
+			slog.String("span_id", sc.SpanID().String()),
+		})
+	}
+	var buf [4]slog.Attr
+	attrs := buf[:0]
+	if r.PC != 0 {
+		attrs = append(attrs, slog.Attr{Key: keySourceLocation, Value: h.sources.value(r.PC)})
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		if h.project != "" {
+			attrs = append(attrs, slog.String(keyTrace, "projects/"+h.project+"/traces/"+sc.TraceID().String()))
+		} else {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+		attrs = append(attrs,
+			slog.String(keySpanID, sc.SpanID().String()),
+			slog.Bool(keyTraceSampled, sc.IsSampled()),
+		)
+	}
+	return h.handleWith(ctx, r, attrs)
+}
+
+// handleWith writes r with attrs at the top level of the line, also when
+// a group is open.
+func (h *traceHandler) handleWith(ctx context.Context, r slog.Record, attrs []slog.Attr) error {
+	if len(attrs) == 0 {
 		return h.inner.Handle(ctx, r)
 	}
-	attrs := h.traceAttrs(sc)
 	if h.root == nil {
 		r.AddAttrs(attrs...)
 		return h.inner.Handle(ctx, r)
@@ -128,22 +199,6 @@ func (h *traceHandler) Handle(ctx context.Context, r slog.Record) error {
 		target = op(target)
 	}
 	return target.Handle(ctx, r)
-}
-
-func (h *traceHandler) traceAttrs(sc trace.SpanContext) []slog.Attr {
-	if !h.json {
-		return []slog.Attr{slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())}
-	}
-	attrs := make([]slog.Attr, 0, 3)
-	if h.project != "" {
-		attrs = append(attrs, slog.String(keyTrace, "projects/"+h.project+"/traces/"+sc.TraceID().String()))
-	} else {
-		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
-	}
-	return append(attrs,
-		slog.String(keySpanID, sc.SpanID().String()),
-		slog.Bool(keyTraceSampled, sc.IsSampled()),
-	)
 }
 
 func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -148,3 +148,39 @@ func TestLogHandlerText(t *testing.T) {
 		t.Errorf("text output looks like JSON:\n%s", out)
 	}
 }
+
+// The source location is cached per call site: each line must still name
+// its own, also with a group open.
+func TestLogHandlerSourceLocationPerCallSite(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(NewLogHandler(&buf, LogOptions{}))
+	grouped := log.WithGroup("g")
+	for range 2 {
+		log.Info("first site")
+		log.Info("second site")
+		grouped.Info("grouped site", "k", "v")
+	}
+	lines := decodeLines(t, buf.String())
+	if len(lines) != 6 {
+		t.Fatalf("got %d lines, want 6", len(lines))
+	}
+	lineOf := func(l map[string]any) float64 {
+		t.Helper()
+		src, ok := l["logging.googleapis.com/sourceLocation"].(map[string]any)
+		if !ok || !strings.HasSuffix(src["file"].(string), "loghandler_test.go") ||
+			!strings.HasSuffix(src["function"].(string), "TestLogHandlerSourceLocationPerCallSite") {
+			t.Fatalf("sourceLocation missing or wrong (not at the top level?): %v", l)
+		}
+		return src["line"].(float64)
+	}
+	first, second, third := lineOf(lines[0]), lineOf(lines[1]), lineOf(lines[2])
+	if second != first+1 || third != first+2 {
+		t.Errorf("lines %v %v %v, want three consecutive ones", first, second, third)
+	}
+	for i, l := range lines[3:] {
+		if got, want := lineOf(l), lineOf(lines[i]); got != want {
+			t.Errorf("repeat of site %d: line %v, want %v", i, got, want)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package telemetry
+
+import (
+	"io"
+	"runtime"
+	"sync"
+)
+
+// maxPendingLog is how many bytes of lines LogWriter holds before a writer
+// has to write them itself: a logging agent that stops reading slows the
+// service down rather than making it drop lines or grow without bound.
+const maxPendingLog = 256 << 10
+
+// LogWriter batches log lines on their way to the process's stdout. On
+// Cloud Run stdout is a pipe to the logging agent: one write system call
+// per line, and waking the agent for each, cost a busy service more CPU
+// than encoding the line. Lines go out from a background goroutine as soon
+// as the goroutines already waiting to run have had their turn, so an idle
+// service writes each line at once and a busy one writes many per call.
+//
+// Every Write is kept whole and in order; nothing is dropped. Lines still
+// pending when the process dies without Close are lost, so the log handler
+// flushes after every error line (see NewLogHandler), and the server's
+// main calls Close last.
+type LogWriter struct {
+	out  io.Writer
+	kick chan struct{} // holds a token while lines wait for the goroutine
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending []byte
+	closed  bool
+
+	outMu sync.Mutex // held while writing to out: keeps batches in order
+	spare []byte     // the other buffer; only touched under outMu
+}
+
+// NewLogWriter returns a LogWriter writing to out. Close it after the last
+// line.
+func NewLogWriter(out io.Writer) *LogWriter {
+	w := newLogWriter(out)
+	go w.run()
+	return w
+}
+
+// newLogWriter returns a LogWriter whose background goroutine is not
+// started; tests use it to see what is written without it.
+func newLogWriter(out io.Writer) *LogWriter {
+	return &LogWriter{
+		out:  out,
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+}
+
+// Write queues p, which the log handler makes one whole line. It never
+// fails: write errors of the destination are returned by Flush and Close.
+func (w *LogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.outMu.Lock()
+		defer w.outMu.Unlock()
+		if err := w.flushLocked(); err != nil {
+			return 0, err
+		}
+		return w.out.Write(p)
+	}
+	first := len(w.pending) == 0
+	w.pending = append(w.pending, p...)
+	full := len(w.pending) >= maxPendingLog
+	w.mu.Unlock()
+
+	switch {
+	case full:
+		_ = w.Flush()
+	case first:
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes the pending lines now, in one call.
+func (w *LogWriter) Flush() error {
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *LogWriter) flushLocked() error {
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = w.spare[:0]
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		w.spare = batch
+		return nil
+	}
+	_, err := w.out.Write(batch)
+	if cap(batch) <= 4*maxPendingLog {
+		w.spare = batch[:0]
+	} else {
+		w.spare = nil // a burst of huge lines: let the memory go
+	}
+	return err
+}
+
+// Close writes what is pending and stops the background goroutine. Lines
+// written after Close go straight to the destination.
+func (w *LogWriter) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	close(w.stop)
+	<-w.done
+	return w.Flush()
+}
+
+func (w *LogWriter) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.kick:
+		case <-w.stop:
+			return
+		}
+		// Let the goroutines that are ready to run (other requests, on a
+		// busy instance) add their lines first; an idle process comes
+		// straight back.
+		runtime.Gosched()
+		_ = w.Flush()
+	}
+}
