@@ -20,17 +20,18 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "Rounds: %d x %s per server, alternating order, after %s warm-up; medians shown\n\n", s.Rounds, s.Duration, s.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\trounds' range\tCPU ratio\ttarget\tresult")
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\t95% CI\trounds' range\tCPU ratio\ttarget\tresult")
 	for _, c := range r.Comparisons {
 		if len(c.pairedRatios()) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t>= %.2f\tNOT MEASURED\n", c.Name, c.Subject, c.Reference, c.Target)
 			continue
 		}
 		ratio, pr := c.ratio(), c.pairedRatios()
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\n",
+		lo, hi := medianCI(pr)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99), us(median(cpuPerReq(c.Sub))),
 			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99), us(median(cpuPerReq(c.Ref))),
-			ratio, slices.Min(pr), slices.Max(pr), c.cpuRatio(), targetText(c), verdictFor(c, ratio))
+			ratio, lo, hi, slices.Min(pr), slices.Max(pr), c.cpuRatio(), targetText(c), verdictFor(c, ratio, lo, hi))
 	}
 	tw.Flush()
 	printTogether(w, r)
@@ -78,12 +79,14 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintln(w, "Read with: go tool pprof -top -cum FILE; compare: go tool pprof -top -diff_base BARE SERVICE")
 	}
 	fmt.Fprintln(w, "\nratio: median over rounds of subject req/s / reference req/s in the same round (the target applies to it);")
+	fmt.Fprintln(w, "95% CI: bootstrap confidence interval of that median; \"narrowly\" when it contains the target.")
 	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: median over rounds of")
 	fmt.Fprintln(w, "reference / subject server CPU time per request (/proc), the ratio the two would reach with a CPU each.")
 	fmt.Fprintln(w, "Both loaded at once: CPU ratio is the median over rounds of reference / subject CPU per request")
 	fmt.Fprintln(w, "measured in the same seconds; it is immune to the machine changing speed between rounds. Servers busy:")
 	fmt.Fprintln(w, "the CPUs both servers used together per second of the round (median); near the number of server")
-	fmt.Fprintln(w, "CPUs means the load kept them saturated, as the CPU ratio assumes.")
+	fmt.Fprintln(w, "CPUs means the load kept them saturated, as the CPU ratio assumes; below 0.9 of them the result says")
+	fmt.Fprintln(w, "\"servers not saturated?\" (too little load, or a VM that lost CPU time to its host).")
 	fmt.Fprintln(w, "Targets are reported, not asserted.")
 }
 
@@ -105,17 +108,24 @@ func printTogether(w io.Writer, r *report) {
 	}
 	fmt.Fprintf(w, "\nBoth loaded at once, %s: %d x %s\n\n", where, r.S.Together, r.S.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tservers busy\tCPU ratio\trounds' range\ttarget\tresult")
+	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tservers busy\tCPU ratio\t95% CI\trounds' range\ttarget\tresult")
 	for _, c := range r.Comparisons {
 		cr := c.togetherCPURatio()
 		if len(cr) == 0 {
 			continue
 		}
 		ratio := median(cr)
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f\t%.2f-%.2f\t%s\t%s\n",
+		lo, hi := medianCI(cr)
+		busy := median(c.busy(r.S.Duration))
+		result := verdictFor(c, ratio, lo, hi)
+		if n := len(r.S.ServerCPUs); n > 0 && busy < 0.9*float64(n) {
+			// The CPU ratio assumes both servers kept their CPUs busy.
+			result += " (servers not saturated?)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f\t%.2f-%.2f\t%.2f-%.2f\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.SubTogether)), us(median(cpuPerReq(c.SubTogether))),
 			c.Reference, median(rps(c.RefTogether)), us(median(cpuPerReq(c.RefTogether))),
-			median(c.busy(r.S.Duration)), ratio, slices.Min(cr), slices.Max(cr), targetText(c), verdictFor(c, ratio))
+			busy, ratio, lo, hi, slices.Min(cr), slices.Max(cr), targetText(c), result)
 	}
 	tw.Flush()
 }
@@ -161,11 +171,18 @@ func targetText(c comparison) string {
 	return fmt.Sprintf(">= %.2f", c.Target)
 }
 
-func verdictFor(c comparison, ratio float64) string {
+// verdictFor judges the median ratio against the target, and says
+// "narrowly" when the target lies inside the 95 % interval [lo, hi]:
+// another run of as many rounds could have come out the other way.
+func verdictFor(c comparison, ratio, lo, hi float64) string {
 	if c.Target == 0 {
 		return "(A/A: 1.00 expected)"
 	}
-	return verdict(ratio >= c.Target)
+	v := verdict(ratio >= c.Target)
+	if lo < c.Target && c.Target <= hi {
+		v += ", narrowly"
+	}
+	return v
 }
 
 func verdict(ok bool) string {
