@@ -33,10 +33,11 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // medianCI is a 95 % percentile-bootstrap confidence interval for the
-// median of xs: how far the reported median could move on another run of
-// the same number of rounds. The resampling is seeded, so the same rounds
-// always give the same interval. With fewer than three rounds it is just
-// their range.
+// median of xs (coarse, and on the narrow side, for a handful of rounds).
+// The resampling is seeded, so the same rounds always give the same
+// interval. With fewer than three rounds it is just their range. The two
+// order statistics taken have as many resamples below the one as above
+// the other.
 func medianCI(xs []float64) (lo, hi float64) {
 	if len(xs) == 0 {
 		return 0, 0

@@ -39,15 +39,15 @@ type LogOptions struct {
 // NewLogHandler returns a slog.Handler writing to w. In JSON format every
 // line is a Cloud Logging structured entry: severity, message, time,
 // sourceLocation, and, when the context carries a span, the trace, spanId
-// and trace_sampled fields that link the line to Cloud Trace. When w
-// buffers (it has a Flush method, as LogWriter does), every line at
-// level Error and above is flushed before the call returns.
+// and trace_sampled fields that link the line to Cloud Trace. When w is a
+// LogWriter, every line at level Error and above (panics, failures, 5xx
+// request lines) is flushed before the call returns, with all before it.
 func NewLogHandler(w io.Writer, o LogOptions) slog.Handler {
 	level := o.Level
 	if level == nil {
 		level = slog.LevelInfo
 	}
-	f, _ := w.(flusher)
+	f, _ := w.(*LogWriter)
 	if o.Format == "text" {
 		return &traceHandler{
 			flusher: f,
@@ -80,7 +80,18 @@ func (c *sourceCache) value(pc uintptr) slog.Value {
 		return v.(slog.Value)
 	}
 	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
-	v := slog.GroupValue(slog.String("function", f.Function), slog.String("file", f.File), slog.Int("line", f.Line))
+	// Empty fields left out, as slog's own source group does.
+	var attrs []slog.Attr
+	if f.Function != "" {
+		attrs = append(attrs, slog.String("function", f.Function))
+	}
+	if f.File != "" {
+		attrs = append(attrs, slog.String("file", f.File))
+	}
+	if f.Line != 0 {
+		attrs = append(attrs, slog.Int("line", f.Line))
+	}
+	v := slog.GroupValue(attrs...)
 	c.m.Store(pc, v)
 	return v
 }
@@ -95,8 +106,6 @@ func cloudLoggingAttr(groups []string, a slog.Attr) slog.Attr {
 		return slog.String("severity", severity(a.Value.Any().(slog.Level)))
 	case slog.MessageKey:
 		a.Key = "message"
-	case slog.SourceKey:
-		a.Key = keySourceLocation
 	}
 	return a
 }
@@ -135,11 +144,8 @@ type traceHandler struct {
 	project string
 	json    bool
 	sources *sourceCache // shared by the handler and its WithAttrs/WithGroup copies
-	flusher flusher      // the destination, when it buffers (LogWriter)
+	flusher *LogWriter   // the destination, when it is one
 }
-
-// flusher is a buffering destination (LogWriter, bufio.Writer).
-type flusher interface{ Flush() error }
 
 func (h *traceHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
@@ -185,7 +191,8 @@ func (h *traceHandler) handle(ctx context.Context, r slog.Record) error {
 }
 
 // handleWith writes r with attrs at the top level of the line, also when
-// a group is open.
+// a group is open. That case rebuilds the handler chain for every line;
+// nothing in the service logs through WithGroup today.
 func (h *traceHandler) handleWith(ctx context.Context, r slog.Record, attrs []slog.Attr) error {
 	if len(attrs) == 0 {
 		return h.inner.Handle(ctx, r)

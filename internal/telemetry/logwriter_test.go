@@ -140,12 +140,34 @@ func TestLogWriterAfterClose(t *testing.T) {
 func TestLogWriterReportsWriteErrors(t *testing.T) {
 	t.Parallel()
 	broken := errors.New("pipe closed")
-	w := newLogWriter(&recordingWriter{err: broken})
+	out := &recordingWriter{err: broken}
+	w := NewLogWriter(out)
 	if _, err := fmt.Fprintln(w, "lost"); err != nil {
-		t.Fatalf("Write = %v; errors belong to Flush", err)
+		t.Fatalf("Write = %v; errors belong to Flush and Close", err)
 	}
-	if err := w.Flush(); !errors.Is(err, broken) {
-		t.Errorf("Flush = %v, want %v", err, broken)
+	// The background goroutine meets the error; Close still reports it.
+	deadline := time.Now().Add(10 * time.Second)
+	for out.Calls() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := w.Close(); !errors.Is(err, broken) {
+		t.Errorf("Close = %v, want %v", err, broken)
+	}
+	if err := w.Close(); !errors.Is(err, broken) {
+		t.Errorf("second Close = %v, want %v", err, broken)
+	}
+}
+
+func TestLogWriterCloseWithoutGoroutine(t *testing.T) {
+	t.Parallel()
+	out := &recordingWriter{}
+	w := newLogWriter(out)
+	fmt.Fprintln(w, "pending")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "pending\n" {
+		t.Errorf("wrote %q", got)
 	}
 }
 
