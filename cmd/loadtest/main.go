@@ -28,6 +28,7 @@ import (
 type settings struct {
 	Duration    time.Duration
 	Warmup      time.Duration
+	Restarts    int
 	Rounds      int
 	Together    int
 	Connections int
@@ -92,8 +93,9 @@ func parseFlags(args []string) (settings, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.DurationVar(&s.Duration, "duration", 2*time.Second, "length of one measured wrk round (whole seconds)")
 	fs.DurationVar(&s.Warmup, "warmup", time.Second, "unmeasured wrk run per server before the rounds (whole seconds; 0: none)")
-	fs.IntVar(&s.Rounds, "rounds", 6, "measured rounds per server; which server goes first alternates each round")
-	fs.IntVar(&s.Together, "together", -1, "rounds with service and reference loaded at once on the same server CPU (-1: as many as -rounds; 0: none)")
+	fs.IntVar(&s.Restarts, "restarts", 2, "fresh pairs of server processes per scenario, started in alternating order; the rounds below run on each")
+	fs.IntVar(&s.Rounds, "rounds", 4, "measured rounds per server and pair; which server goes first alternates each round")
+	fs.IntVar(&s.Together, "together", -1, "rounds per pair with service and reference loaded at once on the same server CPU (-1: as many as -rounds; 0: none)")
 	fs.IntVar(&s.Connections, "c", 32, "wrk connections")
 	fs.IntVar(&s.Threads, "t", 1, "wrk threads")
 	serverCPUs := fs.String("server-cpus", "auto", `CPUs for the servers under test ("auto": 0 when the machine has 2+ CPUs; "": unpinned)`)
@@ -112,8 +114,8 @@ func parseFlags(args []string) (settings, error) {
 	if s.Together == -1 {
 		s.Together = s.Rounds
 	}
-	if s.Rounds < 1 || s.Together < 0 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
-		return s, errors.New("-rounds, -duration, -c, -t and -startup-runs must be positive, -together at least -1")
+	if s.Restarts < 1 || s.Rounds < 1 || s.Together < 0 || s.Duration <= 0 || s.Connections < 1 || s.Threads < 1 || s.StartupRuns < 1 {
+		return s, errors.New("-restarts, -rounds, -duration, -c, -t and -startup-runs must be positive, -together at least -1")
 	}
 	s.Only = map[string]bool{}
 	for _, o := range strings.Split(*only, ",") {

@@ -17,7 +17,8 @@ func printReport(w io.Writer, r *report) {
 	if len(s.ServerEnv) > 0 {
 		fmt.Fprintf(w, "Extra server environment (both sides): %s\n", strings.Join(s.ServerEnv, " "))
 	}
-	fmt.Fprintf(w, "Rounds: %d x %s per server, alternating order, after %s warm-up; medians shown\n\n", s.Rounds, s.Duration, s.Warmup)
+	fmt.Fprintf(w, "Rounds: %d fresh pairs of servers (started in alternating order), each %d x %s per server in alternating order after %s warm-up; medians shown\n\n",
+		s.Restarts, s.Rounds, s.Duration, s.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tp50\tp99\tCPU/req\treference\treq/s\tp50\tp99\tCPU/req\tratio\t95% CI\trounds' range\tCPU ratio\ttarget\tresult")
@@ -27,7 +28,7 @@ func printReport(w io.Writer, r *report) {
 			continue
 		}
 		ratio, pr := c.ratio(), c.pairedRatios()
-		lo, hi := medianCI(pr)
+		lo, hi := medianCI(byRestart(pr, c.Restart))
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99), us(median(cpuPerReq(c.Sub))),
 			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99), us(median(cpuPerReq(c.Ref))),
@@ -60,6 +61,9 @@ func printReport(w io.Writer, r *report) {
 		if len(c.Sub) > 0 {
 			fmt.Fprintf(w, "%s rounds, req/s: %s %s | %s %s | bodies %d vs %d bytes%s\n", c.Name,
 				c.Subject, joinRPS(c.Sub), c.Reference, joinRPS(c.Ref), c.SubBytes, c.RefBytes, sockErrs(c))
+			fmt.Fprintf(w, "%s (%s vs %s), median ratio per pair of processes: alternating %s; both at once (CPU) %s\n", c.Name,
+				c.Subject, c.Reference, joinMedians(byRestart(c.pairedRatios(), c.Restart)),
+				joinMedians(byRestart(c.togetherCPURatio(), c.TogetherRestart)))
 		}
 		if c.Note != "" {
 			fmt.Fprintf(w, "%s (%s vs %s): %s\n", c.Name, c.Subject, c.Reference, c.Note)
@@ -79,7 +83,8 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintln(w, "Read with: go tool pprof -top -cum FILE; compare: go tool pprof -top -diff_base BARE SERVICE")
 	}
 	fmt.Fprintln(w, "\nratio: median over rounds of subject req/s / reference req/s in the same round (the target applies to it);")
-	fmt.Fprintln(w, "95% CI: bootstrap confidence interval of that median; \"narrowly\" when it contains the target.")
+	fmt.Fprintln(w, "95% CI: bootstrap confidence interval of that median, resampling the pairs of processes and their")
+	fmt.Fprintln(w, "rounds; \"narrowly\" when it contains the target.")
 	fmt.Fprintln(w, "rounds' range: the lowest and highest of those per-round ratios. CPU ratio: median over rounds of")
 	fmt.Fprintln(w, "reference / subject server CPU time per request (/proc), the ratio the two would reach with a CPU each.")
 	fmt.Fprintln(w, "Both loaded at once: CPU ratio is the median over rounds of reference / subject CPU per request")
@@ -106,7 +111,7 @@ func printTogether(w io.Writer, r *report) {
 	if len(r.S.ServerCPUs) == 0 {
 		where = "unpinned"
 	}
-	fmt.Fprintf(w, "\nBoth loaded at once, %s: %d x %s\n\n", where, r.S.Together, r.S.Duration)
+	fmt.Fprintf(w, "\nBoth loaded at once, %s: %d pairs x %d x %s\n\n", where, r.S.Restarts, r.S.Together, r.S.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tsubject\treq/s\tCPU/req\treference\treq/s\tCPU/req\tservers busy\tCPU ratio\t95% CI\trounds' range\ttarget\tresult")
 	for _, c := range r.Comparisons {
@@ -115,7 +120,7 @@ func printTogether(w io.Writer, r *report) {
 			continue
 		}
 		ratio := median(cr)
-		lo, hi := medianCI(cr)
+		lo, hi := medianCI(byRestart(cr, c.TogetherRestart))
 		busy := median(c.busy(r.S.Duration))
 		result := verdictFor(c, ratio, lo, hi)
 		if n := len(r.S.ServerCPUs); n > 0 && busy < 0.9*float64(n) {
@@ -149,6 +154,17 @@ func joinRPS(rs []wrkResult) string {
 	var parts []string
 	for _, r := range rs {
 		parts = append(parts, fmt.Sprintf("%.0f", r.ReqPerSec))
+	}
+	return strings.Join(parts, " ")
+}
+
+func joinMedians(groups [][]float64) string {
+	if len(groups) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, g := range groups {
+		parts = append(parts, fmt.Sprintf("%.2f", median(g)))
 	}
 	return strings.Join(parts, " ")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,9 +29,29 @@ type comparison struct {
 	// Together are rounds in which both were loaded at once, sharing the
 	// server CPU: whatever the machine does then, it does to both.
 	SubTogether, RefTogether []wrkResult
+	// Restart and TogetherRestart say which pair of processes (see
+	// settings.Restarts) measured each round.
+	Restart, TogetherRestart []int
 	SubBytes                 int // response body size, a check that both answer alike
 	RefBytes                 int
 	Note                     string // set when the comparison could not be measured
+}
+
+// byRestart groups per-round values by the pair of processes that
+// measured them (restart[i] for xs[i]).
+func byRestart(xs []float64, restart []int) [][]float64 {
+	var groups [][]float64
+	for i, x := range xs {
+		k := 0
+		if i < len(restart) {
+			k = restart[i]
+		}
+		for len(groups) <= k {
+			groups = append(groups, nil)
+		}
+		groups[k] = append(groups[k], x)
+	}
+	return slices.DeleteFunc(groups, func(g []float64) bool { return len(g) == 0 })
 }
 
 // ratio is the median over rounds of the subject's req/s divided by the
@@ -194,42 +215,36 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		return err
 	}
 
-	svc, err := startProc(ctx, service("service", "DATABASE_URL="+dbURL), "/readyz")
-	if err != nil {
-		return err
-	}
-	defer svc.stop()
-	bare, err := startProc(ctx, bareSpec("DATABASE_URL="+dbURL), "/healthz")
-	if err != nil {
-		return err
-	}
-	defer bare.stop()
-
 	const itemsPath = "/api/items?limit=50"
+	svcSide := func(name string, env ...string) side {
+		return side{service(name, append([]string{"DATABASE_URL=" + dbURL}, env...)...), "/readyz"}
+	}
+	bareSide := side{bareSpec("DATABASE_URL=" + dbURL), "/healthz"}
 	if s.Only["healthz"] {
 		c := comparison{Name: "GET /healthz", Subject: "service", Reference: "bare net/http", Target: 0.85}
-		if err := compare(ctx, wrk, wo, s, &c, svc, bare, "/healthz"); err != nil {
+		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), bareSide, "/healthz"); err != nil {
 			return err
 		}
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.Only["items"] {
 		c := comparison{Name: "GET " + itemsPath, Subject: "service", Reference: "bare pgxpool+json", Target: 0.75}
-		if err := compare(ctx, wrk, wo, s, &c, svc, bare, itemsPath); err != nil {
+		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), bareSide, itemsPath); err != nil {
 			return err
 		}
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.Only["aa"] {
-		if err := aaScenario(ctx, wrk, wo, s, rep, service, svc, dbURL, itemsPath); err != nil {
+		// Two copies of the service: how far the ratios stray from 1.00
+		// shows how much this machine's noise moves each method.
+		c := comparison{Name: "A/A GET " + itemsPath, Subject: "service", Reference: "its copy"} // no target
+		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), svcSide("service (copy)"), itemsPath); err != nil {
 			return err
 		}
-	}
-	if err := bare.stop(); err != nil {
-		return err
+		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.Only["telemetry"] {
-		c, err := telemetryScenario(ctx, wrk, wo, s, service, svc, dbURL, itemsPath)
+		c, err := telemetryScenario(ctx, wrk, wo, s, svcSide, itemsPath)
 		if err != nil {
 			return err
 		}
@@ -251,25 +266,7 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		}
 		rep.Profiles = paths
 	}
-	return svc.stop()
-}
-
-// aaScenario compares the service with a second copy of itself (an A/A
-// test): both ratios should be 1.00, and how far they stray shows how much
-// this machine's noise moves each method.
-func aaScenario(ctx context.Context, wrk string, wo wrkOptions, s settings, rep *report,
-	service func(string, ...string) procSpec, svc *proc, dbURL, path string) error {
-	twin, err := startProc(ctx, service("service (copy)", "DATABASE_URL="+dbURL), "/readyz")
-	if err != nil {
-		return err
-	}
-	c := comparison{Name: "A/A GET " + path, Subject: "service", Reference: "its copy"} // no target: 1.00 expected
-	if err := compare(ctx, wrk, wo, s, &c, svc, twin, path); err != nil {
-		_ = twin.stop()
-		return err
-	}
-	rep.Comparisons = append(rep.Comparisons, c)
-	return twin.stop()
+	return nil
 }
 
 // telemetryScenario compares /api/items with OTLP export to a local
@@ -277,17 +274,17 @@ func aaScenario(ctx context.Context, wrk string, wo wrkOptions, s settings, rep 
 // checks the binary exports at all: before cmd/server sets up telemetry,
 // the variable has no effect and there is nothing to compare.
 func telemetryScenario(ctx context.Context, wrk string, wo wrkOptions, s settings,
-	service func(string, ...string) procSpec, off *proc, dbURL, path string) (comparison, error) {
+	svcSide func(string, ...string) side, path string) (comparison, error) {
 	c := comparison{Name: "GET " + path, Subject: "export on", Reference: "export off", Target: 0.90}
 	sk, err := startSink()
 	if err != nil {
 		return c, err
 	}
 	defer sk.close()
-	onEnv := []string{"DATABASE_URL=" + dbURL, "OTEL_EXPORTER_OTLP_ENDPOINT=" + sk.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"}
+	on := svcSide("service+otlp", "OTEL_EXPORTER_OTLP_ENDPOINT="+sk.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
 
 	logf("telemetry: probing whether cmd/server exports (20 requests, then SIGTERM flush)")
-	probe, err := startProc(ctx, service("service+otlp probe", onEnv...), "/readyz")
+	probe, err := startProc(ctx, on.spec, on.ready)
 	if err != nil {
 		return c, err
 	}
@@ -305,16 +302,8 @@ func telemetryScenario(ctx context.Context, wrk string, wo wrkOptions, s setting
 		logf("telemetry: %s", c.Note)
 		return c, nil
 	}
-	on, err := startProc(ctx, service("service+otlp", onEnv...), "/readyz")
-	if err != nil {
-		return c, err
-	}
 	before := sk.exports()
-	if err := compare(ctx, wrk, wo, s, &c, on, off, path); err != nil {
-		_ = on.stop()
-		return c, err
-	}
-	if err := on.stop(); err != nil {
+	if err := measure(ctx, wrk, wo, s, &c, on, svcSide("service"), path); err != nil {
 		return c, err
 	}
 	c.Note = fmt.Sprintf("%d OTLP exports (%d traces, %d metrics in total) received during the run, %.1f MB", sk.exports()-before,
@@ -322,10 +311,57 @@ func telemetryScenario(ctx context.Context, wrk string, wo wrkOptions, s setting
 	return c, nil
 }
 
-// compare warms both servers up, then runs the rounds, alternating which
-// goes first (ABBA) so drift on a shared machine hits both alike, then the
-// rounds with both loaded at once.
-func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref *proc, path string) error {
+// side is how to start one server of a comparison.
+type side struct {
+	spec  procSpec
+	ready string // the path that answers 200 once it serves
+}
+
+// measure runs c on s.Restarts fresh pairs of processes, pooling their
+// rounds. Which of the two is started and warmed up first alternates from
+// pair to pair: in A/A runs on the development VM (two copies of the
+// service), the copy started or warmed up first kept a lead of 5 to 9 %
+// through all rounds, an effect as large as the targets' margins that only
+// new pairs, in both orders, average out.
+func measure(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref side, path string) error {
+	for k := range s.Restarts {
+		first, second := ref, sub
+		if k%2 == 1 {
+			first, second = sub, ref
+		}
+		logf("%s: pair %d of %d, %s started first", c.Name, k+1, s.Restarts, first.spec.Name)
+		a, err := startProc(ctx, first.spec, first.ready)
+		if err != nil {
+			return err
+		}
+		b, err := startProc(ctx, second.spec, second.ready)
+		if err != nil {
+			_ = a.stop()
+			return err
+		}
+		subP, refP := b, a
+		if k%2 == 1 {
+			subP, refP = a, b
+		}
+		n, nt := len(c.Sub), len(c.SubTogether)
+		err = compare(ctx, wrk, wo, s, c, subP, refP, k%2 == 0, path)
+		for range len(c.Sub) - n {
+			c.Restart = append(c.Restart, k)
+		}
+		for range len(c.SubTogether) - nt {
+			c.TogetherRestart = append(c.TogetherRestart, k)
+		}
+		if err := errors.Join(err, a.stop(), b.stop()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compare warms both servers up (the reference first when refFirst), then
+// runs the rounds, alternating which goes first (ABBA) so drift on a
+// shared machine hits both alike, then the rounds with both loaded at once.
+func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref *proc, refFirst bool, path string) error {
 	var err error
 	if _, c.SubBytes, err = checkOK(sub, path); err != nil {
 		return err
@@ -337,7 +373,11 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 	if s.Warmup > 0 {
 		w := wo
 		w.Duration = s.Warmup
-		for _, p := range []*proc{sub, ref} {
+		order := []*proc{sub, ref}
+		if refFirst {
+			order = []*proc{ref, sub}
+		}
+		for _, p := range order {
 			if _, err := loadOnce(ctx, wrk, w, p, path); err != nil {
 				return err
 			}

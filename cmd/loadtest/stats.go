@@ -32,26 +32,36 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(rank, 1), len(s))-1]
 }
 
-// medianCI is a 95 % percentile-bootstrap confidence interval for the
-// median of xs (coarse, and on the narrow side, for a handful of rounds).
-// The resampling is seeded, so the same rounds always give the same
-// interval. With fewer than three rounds it is just their range. The two
-// order statistics taken have as many resamples below the one as above
-// the other.
-func medianCI(xs []float64) (lo, hi float64) {
-	if len(xs) == 0 {
+// medianCI is a 95 % bootstrap confidence interval for the median of the
+// values in groups, one group per pair of processes: it resamples the
+// pairs, then the rounds within each, so a difference between pairs (where
+// a process landed) widens the interval as it should. Coarse, and on the
+// narrow side, for a handful of values. The resampling is seeded, so the
+// same rounds always give the same interval. With fewer than three values
+// in all it is just their range. The two order statistics taken have as
+// many resamples below the one as above the other.
+func medianCI(groups [][]float64) (lo, hi float64) {
+	var all []float64
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	if len(all) == 0 {
 		return 0, 0
 	}
-	if len(xs) < 3 {
-		return slices.Min(xs), slices.Max(xs)
+	if len(all) < 3 {
+		return slices.Min(all), slices.Max(all)
 	}
 	const resamples = 4000
 	rng := rand.New(rand.NewPCG(1, 2))
 	meds := make([]float64, resamples)
-	sample := make([]float64, len(xs))
+	sample := make([]float64, 0, len(all))
 	for i := range meds {
-		for j := range sample {
-			sample[j] = xs[rng.IntN(len(xs))]
+		sample = sample[:0]
+		for range groups {
+			g := groups[rng.IntN(len(groups))]
+			for range g {
+				sample = append(sample, g[rng.IntN(len(g))])
+			}
 		}
 		meds[i] = median(sample)
 	}

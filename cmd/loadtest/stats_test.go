@@ -4,24 +4,48 @@ import "testing"
 
 func TestMedianCI(t *testing.T) {
 	t.Parallel()
-	if lo, hi := medianCI([]float64{0.9, 0.9, 0.9, 0.9}); lo != 0.9 || hi != 0.9 {
+	if lo, hi := medianCI([][]float64{{0.9, 0.9}, {0.9, 0.9}}); lo != 0.9 || hi != 0.9 {
 		t.Errorf("identical rounds: CI %v-%v, want 0.9-0.9", lo, hi)
 	}
-	if lo, hi := medianCI([]float64{0.8, 1.0}); lo != 0.8 || hi != 1.0 {
+	if lo, hi := medianCI([][]float64{{0.8, 1.0}}); lo != 0.8 || hi != 1.0 {
 		t.Errorf("two rounds: CI %v-%v, want their range", lo, hi)
 	}
 	spread := []float64{0.70, 0.95, 0.80, 0.85, 0.90, 0.75, 0.82, 0.88}
-	lo, hi := medianCI(spread)
+	lo, hi := medianCI([][]float64{spread})
 	if m := median(spread); !(0.70 <= lo && lo < m && m < hi && hi <= 0.95) {
 		t.Errorf("CI %v-%v should hold the median %v strictly inside the range 0.70-0.95", lo, hi, m)
 	}
 	// More rounds like these narrow the interval.
-	lo2, hi2 := medianCI(append(append(append([]float64(nil), spread...), spread...), spread...))
+	lo2, hi2 := medianCI([][]float64{append(append(append([]float64(nil), spread...), spread...), spread...)})
 	if hi2-lo2 >= hi-lo {
 		t.Errorf("24 rounds: CI width %v, not narrower than 8 rounds' %v", hi2-lo2, hi-lo)
 	}
-	if lo3, hi3 := medianCI(spread); lo3 != lo || hi3 != hi {
+	if lo3, hi3 := medianCI([][]float64{spread}); lo3 != lo || hi3 != hi {
 		t.Errorf("not reproducible: %v-%v then %v-%v", lo, hi, lo3, hi3)
+	}
+}
+
+// Two pairs of processes that disagree: the interval must span both, not
+// shrink as if their rounds were one sample.
+func TestMedianCIWidensForDisagreeingPairs(t *testing.T) {
+	t.Parallel()
+	a := []float64{0.80, 0.81, 0.79, 0.80, 0.82, 0.80}
+	b := []float64{0.70, 0.71, 0.69, 0.70, 0.72, 0.70}
+	lo, hi := medianCI([][]float64{a, b})
+	if lo > 0.71 || hi < 0.79 {
+		t.Errorf("CI %v-%v, want it to span both pairs' medians 0.70 and 0.80", lo, hi)
+	}
+	pooledLo, pooledHi := medianCI([][]float64{append(append([]float64(nil), a...), b...)})
+	if pooledHi-pooledLo >= hi-lo {
+		t.Errorf("pairs %v-%v no wider than pooled rounds %v-%v", lo, hi, pooledLo, pooledHi)
+	}
+}
+
+func TestByRestart(t *testing.T) {
+	t.Parallel()
+	got := byRestart([]float64{1, 2, 3, 4}, []int{0, 0, 1, 1})
+	if len(got) != 2 || len(got[0]) != 2 || got[1][1] != 4 {
+		t.Errorf("byRestart = %v", got)
 	}
 }
 
