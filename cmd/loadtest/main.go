@@ -4,7 +4,8 @@
 // telemetry export on versus off. Targets are reported, not asserted: the
 // exit status is non-zero only when the measurement itself failed.
 //
-// `make bench` runs it; see docs/readme/performance.md.
+// `make bench` runs it; the README's "Performance" section explains the
+// method and the results.
 package main
 
 import (
