@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -29,10 +30,10 @@ func printReport(w io.Writer, r *report) {
 		}
 		ratio, pr := c.ratio(), c.pairedRatios()
 		lo, hi := medianCI(byRestart(pr, c.Restart))
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.2f-%.2f\t%.2f-%.2f\t%s\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.Sub)), medDur(c.Sub, p50), medDur(c.Sub, p99), us(median(cpuPerReq(c.Sub))),
 			c.Reference, median(rps(c.Ref)), medDur(c.Ref, p50), medDur(c.Ref, p99), us(median(cpuPerReq(c.Ref))),
-			ratio, lo, hi, slices.Min(pr), slices.Max(pr), c.cpuRatio(), targetText(c), verdictFor(c, ratio, lo, hi))
+			ratioText(c, ratio), lo, hi, slices.Min(pr), slices.Max(pr), ratioText(c, c.cpuRatio()), targetText(c), verdictFor(c, ratio, lo, hi))
 	}
 	tw.Flush()
 	printTogether(w, r)
@@ -127,10 +128,10 @@ func printTogether(w io.Writer, r *report) {
 			// The CPU ratio assumes both servers kept their CPUs busy.
 			result += " (servers not saturated?)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%.2f\t%.2f-%.2f\t%.2f-%.2f\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.2f\t%s\t%.2f-%.2f\t%.2f-%.2f\t%s\t%s\n",
 			c.Name, c.Subject, median(rps(c.SubTogether)), us(median(cpuPerReq(c.SubTogether))),
 			c.Reference, median(rps(c.RefTogether)), us(median(cpuPerReq(c.RefTogether))),
-			busy, ratio, lo, hi, slices.Min(cr), slices.Max(cr), targetText(c), result)
+			busy, ratioText(c, ratio), lo, hi, slices.Min(cr), slices.Max(cr), targetText(c), result)
 	}
 	tw.Flush()
 }
@@ -178,6 +179,15 @@ func sockErrs(c comparison) string {
 		return ""
 	}
 	return fmt.Sprintf(" | %d wrk socket errors", n)
+}
+
+// ratioText shows a third decimal when the ratio is within 0.01 of the
+// target, where two would round a miss up to the target.
+func ratioText(c comparison, r float64) string {
+	if c.Target > 0 && math.Abs(r-c.Target) < 0.01 {
+		return fmt.Sprintf("%.3f", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 func targetText(c comparison) string {

@@ -318,11 +318,12 @@ type side struct {
 }
 
 // measure runs c on s.Restarts fresh pairs of processes, pooling their
-// rounds. Which of the two is started and warmed up first alternates from
-// pair to pair: in A/A runs on the development VM (two copies of the
-// service), the copy started or warmed up first kept a lead of 5 to 9 %
-// through all rounds, an effect as large as the targets' margins that only
-// new pairs, in both orders, average out.
+// rounds; which of the two is started, warmed up and loaded first
+// alternates from pair to pair, so that no side is systematically the
+// older, the first warmed or the first loaded process. (The tool used to
+// compare a fresh exporting process with the long-running service, warmed
+// up in a fixed order; its alternating rounds then read export lower than
+// any run since, for reasons an A/A test could not pin down.)
 func measure(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comparison, sub, ref side, path string) error {
 	for k := range s.Restarts {
 		first, second := ref, sub
@@ -385,7 +386,7 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 	}
 	for i := range s.Rounds {
 		order := []*proc{sub, ref}
-		if i%2 == 1 {
+		if !subGoesFirst(i, refFirst) {
 			order = []*proc{ref, sub}
 		}
 		for _, p := range order {
@@ -410,7 +411,7 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 			func() { rs, errS = loadOnce(ctx, wrk, wo, sub, path) },
 			func() { rr, errR = loadOnce(ctx, wrk, wo, ref, path) },
 		}
-		if i%2 == 1 {
+		if !subGoesFirst(i, refFirst) {
 			runs[0], runs[1] = runs[1], runs[0]
 		}
 		for _, run := range runs {
@@ -425,6 +426,17 @@ func compare(ctx context.Context, wrk string, wo wrkOptions, s settings, c *comp
 			c.Subject, rs.ReqPerSec, rs.cpuPerRequest(), c.Reference, rr.ReqPerSec, rr.cpuPerRequest())
 	}
 	return nil
+}
+
+// subGoesFirst says whether the subject is loaded first in round i of a
+// pair: rounds alternate, and the server warmed up first also goes first
+// in round 0, so a pair in each order balances the rounds even when
+// -rounds is odd.
+func subGoesFirst(i int, refFirst bool) bool {
+	if refFirst {
+		i++
+	}
+	return i%2 == 0
 }
 
 func label(c *comparison, sub bool) string {

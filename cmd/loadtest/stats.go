@@ -34,12 +34,12 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // medianCI is a 95 % bootstrap confidence interval for the median of the
 // values in groups, one group per pair of processes: it resamples the
-// pairs, then the rounds within each, so a difference between pairs (where
-// a process landed) widens the interval as it should. Coarse, and on the
-// narrow side, for a handful of values. The resampling is seeded, so the
-// same rounds always give the same interval. With fewer than three values
-// in all it is just their range. The two order statistics taken have as
-// many resamples below the one as above the other.
+// pairs, then the rounds within each, so pairs that disagree widen the
+// interval (conservative where they do not; with two pairs it says
+// little). The resampling is seeded, so the same rounds always give the
+// same interval. With fewer than three values in all it is just their
+// range. The two order statistics taken have as many resamples below the
+// one as above the other.
 func medianCI(groups [][]float64) (lo, hi float64) {
 	var all []float64
 	for _, g := range groups {

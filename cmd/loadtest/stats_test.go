@@ -67,3 +67,38 @@ func TestVerdictSaysNarrowly(t *testing.T) {
 		}
 	}
 }
+
+// Over a pair in each order, each side goes first in half the rounds,
+// whatever the number of rounds.
+func TestRoundOrderBalancedOverPairs(t *testing.T) {
+	t.Parallel()
+	for rounds := 1; rounds <= 7; rounds++ {
+		subFirst := 0
+		for k := range 2 {
+			for i := range rounds {
+				if subGoesFirst(i, k%2 == 0) {
+					subFirst++
+				}
+			}
+		}
+		if subFirst != rounds {
+			t.Errorf("%d rounds on 2 pairs: subject first in %d of %d", rounds, subFirst, 2*rounds)
+		}
+	}
+	if subGoesFirst(0, true) || !subGoesFirst(0, false) {
+		t.Error("round 0 should start with the server warmed up first")
+	}
+}
+
+func TestRatioTextShowsThirdDecimalNearTarget(t *testing.T) {
+	t.Parallel()
+	c := comparison{Target: 0.90}
+	for r, want := range map[float64]string{0.898: "0.898", 0.904: "0.904", 0.92: "0.92", 0.85: "0.85"} {
+		if got := ratioText(c, r); got != want {
+			t.Errorf("ratioText(%v) = %q, want %q", r, got, want)
+		}
+	}
+	if got := ratioText(comparison{}, 0.999); got != "1.00" {
+		t.Errorf("A/A ratio 0.999 = %q, want 1.00", got)
+	}
+}
