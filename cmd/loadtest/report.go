@@ -122,7 +122,7 @@ func printTogether(w io.Writer, r *report) {
 		}
 		ratio := median(cr)
 		lo, hi := medianCI(byRestart(cr, c.TogetherRestart))
-		busy := median(c.busy(r.S.Duration))
+		busy := median(c.busy())
 		result := verdictFor(c, ratio, lo, hi)
 		if n := len(r.S.ServerCPUs); n > 0 && busy < 0.9*float64(n) {
 			// The CPU ratio assumes both servers kept their CPUs busy.

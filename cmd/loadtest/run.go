@@ -96,16 +96,24 @@ func pairedCPURatios(sub, ref []wrkResult) []float64 {
 }
 
 // busy is the share of one CPU the two servers used together in each
-// simultaneous round: about 1 (per server CPU) when the load kept them
-// saturated, as the CPU ratio assumes. Well below, the servers waited on
-// the load generator or the database, and fixed per-wakeup costs would
-// pull the ratio toward 1.
-func (c comparison) busy(d time.Duration) []float64 {
+// simultaneous round (each one's CPU time over the wall time of its own
+// reading): about 1 (per server CPU) when the load kept them saturated, as
+// the CPU ratio assumes. Well below, the servers waited on the load
+// generator or the database, and fixed per-wakeup costs would pull the
+// ratio toward 1.
+func (c comparison) busy() []float64 {
 	var out []float64
 	for i := range min(len(c.SubTogether), len(c.RefTogether)) {
-		out = append(out, float64(c.SubTogether[i].ServerCPU+c.RefTogether[i].ServerCPU)/float64(d))
+		out = append(out, share(c.SubTogether[i])+share(c.RefTogether[i]))
 	}
 	return out
+}
+
+func share(r wrkResult) float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.ServerCPU) / float64(r.Wall)
 }
 
 func cpuPerReq(rs []wrkResult) []float64 {
@@ -462,6 +470,7 @@ func loadOnce(ctx context.Context, wrk string, wo wrkOptions, p *proc, path stri
 	if err != nil {
 		return wrkResult{}, err
 	}
+	start := time.Now()
 	r, err := runWrk(ctx, wrk, p.base+path, wo)
 	if err != nil {
 		return r, err
@@ -470,7 +479,7 @@ func loadOnce(ctx context.Context, wrk string, wo wrkOptions, p *proc, path stri
 	if err != nil {
 		return r, err
 	}
-	r.ServerCPU = cpu1 - cpu0
+	r.ServerCPU, r.Wall = cpu1-cpu0, time.Since(start)
 	if r.Non2xx > 0 {
 		return r, fmt.Errorf("%s %s: %d of %d responses were not 2xx; the measurement is void\n%s", p.name, path, r.Non2xx, r.Requests, p.out.String())
 	}

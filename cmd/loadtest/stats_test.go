@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"math"
+	"testing"
+	"time"
+)
 
 func TestMedianCI(t *testing.T) {
 	t.Parallel()
@@ -100,5 +104,16 @@ func TestRatioTextShowsThirdDecimalNearTarget(t *testing.T) {
 	}
 	if got := ratioText(comparison{}, 0.999); got != "1.00" {
 		t.Errorf("A/A ratio 0.999 = %q, want 1.00", got)
+	}
+}
+
+func TestBusyIsCPUShareOfEachReading(t *testing.T) {
+	t.Parallel()
+	c := comparison{
+		SubTogether: []wrkResult{{ServerCPU: 500 * time.Millisecond, Wall: time.Second}},
+		RefTogether: []wrkResult{{ServerCPU: 525 * time.Millisecond, Wall: 1050 * time.Millisecond}},
+	}
+	if got := c.busy(); len(got) != 1 || math.Abs(got[0]-1.0) > 1e-9 {
+		t.Errorf("busy = %v, want [1]", got)
 	}
 }

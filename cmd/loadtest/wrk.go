@@ -21,8 +21,9 @@ type wrkResult struct {
 	SocketErrors int64 // connect + read + write + timeout
 	Non2xx       int64
 	// ServerCPU is the CPU time the server used during the run (not
-	// parsed from wrk: the load test reads it from /proc).
-	ServerCPU time.Duration
+	// parsed from wrk: the load test reads it from /proc), over Wall, the
+	// time between the two readings.
+	ServerCPU, Wall time.Duration
 }
 
 // cpuPerRequest is the server's CPU cost of one request.
