@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -40,6 +41,18 @@ func (w *recordingWriter) Calls() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.calls
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestLogWriterKeepsLinesWholeAndInOrder(t *testing.T) {
@@ -88,13 +101,7 @@ func TestLogWriterWritesIdleLinesWithoutClose(t *testing.T) {
 	w := NewLogWriter(out)
 	t.Cleanup(func() { _ = w.Close() })
 	fmt.Fprintln(w, "one line, then nothing")
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("a lone line was never written")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "a lone line written", func() bool { return out.String() != "" })
 	if got := out.String(); got != "one line, then nothing\n" {
 		t.Errorf("wrote %q", got)
 	}
@@ -120,20 +127,29 @@ func TestLogWriterWritesItselfWhenFull(t *testing.T) {
 	}
 }
 
-func TestLogWriterAfterClose(t *testing.T) {
+// Close writes what is pending, with or without the background goroutine;
+// lines after it go straight through, in order; a second Close is harmless.
+func TestLogWriterClose(t *testing.T) {
 	t.Parallel()
-	out := &recordingWriter{}
-	w := NewLogWriter(out)
-	fmt.Fprintln(w, "before")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintln(w, "after")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := out.String(); got != "before\nafter\n" {
-		t.Errorf("wrote %q", got)
+	for name, newWriter := range map[string]func(io.Writer) *LogWriter{
+		"with goroutine": NewLogWriter, "without": newLogWriter,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out := &recordingWriter{}
+			w := newWriter(out)
+			fmt.Fprintln(w, "before")
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(w, "after")
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.String(); got != "before\nafter\n" {
+				t.Errorf("wrote %q", got)
+			}
+		})
 	}
 }
 
@@ -146,28 +162,12 @@ func TestLogWriterReportsWriteErrors(t *testing.T) {
 		t.Fatalf("Write = %v; errors belong to Flush and Close", err)
 	}
 	// The background goroutine meets the error; Close still reports it.
-	deadline := time.Now().Add(10 * time.Second)
-	for out.Calls() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the background write", func() bool { return out.Calls() > 0 })
 	if err := w.Close(); !errors.Is(err, broken) {
 		t.Errorf("Close = %v, want %v", err, broken)
 	}
 	if err := w.Close(); !errors.Is(err, broken) {
 		t.Errorf("second Close = %v, want %v", err, broken)
-	}
-}
-
-func TestLogWriterCloseWithoutGoroutine(t *testing.T) {
-	t.Parallel()
-	out := &recordingWriter{}
-	w := newLogWriter(out)
-	fmt.Fprintln(w, "pending")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := out.String(); got != "pending\n" {
-		t.Errorf("wrote %q", got)
 	}
 }
 
