@@ -353,3 +353,30 @@ func TestDockerfileBases(t *testing.T) {
 		}
 	}
 }
+
+var goCommand = regexp.MustCompile(`(?m)(^|[;&|(]\s*|\s)(go|make) [a-z]`)
+
+// TestToolchainEverywhere: go.mod's go line may name a newer Go than a machine
+// or the official golang image has, and both default to GOTOOLCHAIN=local, under
+// which every go command then fails. Each place that runs go must say auto.
+func TestToolchainEverywhere(t *testing.T) {
+	t.Parallel()
+	b, _ := loadBuild(t)
+	for _, s := range b.GetSteps() {
+		if !goCommand.MatchString(s.GetScript()) {
+			continue
+		}
+		if !slices.Contains(s.GetEnv(), "GOTOOLCHAIN=auto") {
+			t.Errorf("step %q runs go without GOTOOLCHAIN=auto in its env", s.GetId())
+		}
+	}
+	for file, want := range map[string]string{
+		"Dockerfile": "GOTOOLCHAIN=auto",
+		"Makefile":   "export GOTOOLCHAIN ?= auto",
+		".ci/run":    "export GOTOOLCHAIN=auto",
+	} {
+		if !strings.Contains(readRepoFile(t, file), want) {
+			t.Errorf("%s lacks %q", file, want)
+		}
+	}
+}
