@@ -18,8 +18,10 @@ LDFLAGS    = -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(C
 # time runs out while a worker is busy on a loaded machine (golang/go#75804,
 # fixed in Go 1.27). 100000 runs take 10 to 40 s per target here.
 FUZZTIME  ?= 100000x
+# Pinned; `go run pkg@version` keeps the linter's dependencies out of go.mod.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test vet vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help
+.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -36,6 +38,11 @@ vet: fmt-check
 	$(GO) vet ./...
 	$(GO) vet -tags browser ./e2e/
 	$(GO) vet -tags container ./deploy/
+
+lint: ## staticcheck every package, the browser and container tests included
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags browser ./e2e/
+	$(STATICCHECK) -tags container ./deploy/
 
 vuln: ## govulncheck every package and test binary against a snapshot of the Go vulnerability database
 	GO='$(GO)' bash tools/vulncheck.sh
@@ -64,7 +71,7 @@ screenshots: ## refresh the README's screenshots in docs/screenshots (needs chro
 assets: ## rebuild internal/web/static after changing internal/web/assets/src
 	$(GO) generate ./internal/web/...
 
-test-all: test vuln test-fuzz test-browser test-container ## everything CI runs
+test-all: test lint vuln test-fuzz test-browser test-container ## everything CI runs
 
 bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
 	$(GO) run ./cmd/loadtest

@@ -17,10 +17,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"example.com/example-function/function"
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
-	"example.com/example-function/internal/server"
+	"example.com/example-function/internal/service"
 )
 
 // Local defaults: the dev identity and readable logs.
@@ -78,7 +79,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 		v, ok := devDefaults[name]
 		return v, ok
 	}
-	return server.Main(ctx, lookup, stdout)
+	return service.Run(ctx, lookup, stdout, function.Target)
 }
 
 // prepare creates the "app" database if needed, migrates it and seeds a few

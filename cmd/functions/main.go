@@ -1,11 +1,11 @@
-// Command functions runs the registered functions with the Functions
-// Framework, as the framework documents:
+// Command functions serves the registered functions with the Functions
+// Framework's own server, as Google's buildpack does for a source deploy:
 //
 //	FUNCTION_TARGET=app go run ./cmd/functions
 //	FUNCTION_TARGET=healthz go run ./cmd/functions
 //
-// It is the buildpack-style entry point; cmd/server is the production one
-// (the framework's server has no timeouts and no graceful shutdown).
+// For local runs; the container runs cmd/server, whose server has the
+// timeouts, graceful drain and telemetry flush this one lacks.
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
-	_ "example.com/example-function/function" // registers "app" and "healthz"
+	_ "example.com/example-function/function" // registers the functions
 )
 
 func main() {

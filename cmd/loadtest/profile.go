@@ -11,11 +11,12 @@ import (
 	"strings"
 	"syscall"
 
-	"example.com/example-function/internal/server"
+	"example.com/example-function/function"
+	"example.com/example-function/internal/service"
 )
 
 // runProfiledServer is cmd/server's main with a CPU profile around it: the
-// same server.Main, so the profile shows the real service's costs. It runs
+// same service.Run, so the profile shows the real service's costs. It runs
 // as this binary with the argument "profiled-server"; the profile goes to
 // $LOADTEST_CPUPROFILE and is complete once the process exits on SIGTERM.
 func runProfiledServer() error {
@@ -30,7 +31,7 @@ func runProfiledServer() error {
 	defer pprof.StopCPUProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return server.Main(ctx, os.LookupEnv, os.Stdout)
+	return service.Run(ctx, os.LookupEnv, os.Stdout, function.Target)
 }
 
 // profileTarget is one server to profile under load on one path.

@@ -9,38 +9,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"example.com/example-function/internal/app"
-	"example.com/example-function/internal/config"
-	"example.com/example-function/internal/database"
+	"example.com/example-function/internal/service"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := service.Migrate(ctx, os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "migrate:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Load(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	logger := app.NewLogger(cfg.Log, os.Stdout, cfg.Telemetry.ProjectID)
-	db, err := database.Open(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	if err := database.Migrate(ctx, db.Pool); err != nil {
-		return err
-	}
-	logger.Info("database migrations applied")
-	return nil
 }

@@ -1,5 +1,6 @@
-// Command server is the container's entry point: the service on $PORT with
-// timeouts, h2c and a graceful drain on SIGTERM.
+// Command server is the container's entry point: the function FUNCTION_TARGET
+// names (default app, see package function) on $PORT, behind the production
+// server (timeouts, h2c, a graceful drain on SIGTERM, telemetry flush).
 //
 //	server               serve
 //	server healthcheck   exit 0 when the local server answers /healthz 200
@@ -13,7 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"example.com/example-function/internal/server"
+	"example.com/example-function/function"
+	"example.com/example-function/internal/service"
 )
 
 func main() {
@@ -22,11 +24,11 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "healthcheck":
-		err = server.HealthCheck(ctx, os.Getenv("PORT"))
+		err = service.HealthCheck(ctx, os.Getenv("PORT"))
 	case len(os.Args) > 1:
 		err = fmt.Errorf("unknown arguments %q; usage: server [healthcheck]", os.Args[1:])
 	default:
-		err = server.Main(ctx, os.LookupEnv, os.Stdout)
+		err = service.Run(ctx, os.LookupEnv, os.Stdout, function.Target)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)

@@ -26,6 +26,9 @@ type Config struct {
 	OnCloudRun bool
 	// Service is Cloud Run's K_SERVICE, or "example-function" elsewhere.
 	Service string
+	// Function is FUNCTION_TARGET: the registered function cmd/server
+	// serves (package function keeps the table), "app" by default.
+	Function string
 }
 
 // Server holds the HTTP server settings of cmd/server.
@@ -58,6 +61,7 @@ func Load(lookup Lookup) (Config, error) {
 	var c Config
 	_, c.OnCloudRun = lookup("K_SERVICE")
 	c.Service = p.str("K_SERVICE", "example-function")
+	c.Function = p.str("FUNCTION_TARGET", "app")
 
 	c.Server = Server{
 		Port:              p.integer("PORT", 8080, 1, 65535),
@@ -116,6 +120,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("service", c.Service),
 		slog.Bool("on_cloud_run", c.OnCloudRun),
+		slog.String("function", c.Function),
 		slog.Int("port", c.Server.Port),
 		slog.String("shutdown_timeout", c.Server.ShutdownTimeout.String()),
 		slog.String("log_format", c.Log.Format),

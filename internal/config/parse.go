@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,15 +116,4 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
-}
-
-func (p *parser) email(name string) string {
-	v, ok := p.raw(name)
-	if !ok {
-		return ""
-	}
-	if _, err := mail.ParseAddress(v); err != nil {
-		p.problem(name, "must be an email address, got %q", v)
-	}
-	return v
 }

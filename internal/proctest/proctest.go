@@ -28,17 +28,67 @@ func Build(t testing.TB, pkg string, ldflags ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return BuildIn(t, root, pkg, ldflags...)
+}
+
+// BuildIn is Build for the module in dir (a copy made by CopyModule).
+func BuildIn(t testing.TB, dir, pkg string, ldflags ...string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	args := []string{"build", "-o", bin}
 	if len(ldflags) > 0 {
 		args = append(args, "-ldflags", strings.Join(ldflags, " "))
 	}
 	cmd := exec.Command("go", append(args, pkg)...)
-	cmd.Dir = root
+	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		t.Fatalf("go build %s in %s: %v\n%s", pkg, dir, err, out)
 	}
 	return bin
+}
+
+// CopyModule copies this module's source, as git lists it (tracked files and
+// untracked ones that are not ignored), into a new temporary directory and
+// returns its path: for tests that change a copy, or build it as a tool
+// that only sees the source would.
+func CopyModule(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git ls-files in %s (the copy needs a git checkout): %v", root, err)
+	}
+	dst := t.TempDir()
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, name)
+		info, err := os.Lstat(src)
+		if os.IsNotExist(err) {
+			continue // deleted in the working tree, not yet in the index
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := filepath.Join(dst, name)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
 }
 
 func moduleRoot() (string, error) {

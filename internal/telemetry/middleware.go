@@ -47,9 +47,10 @@ type HTTPOptions struct {
 	// RecordRoute around the mux, or else from Request.Pattern, which only
 	// works when the mux receives the very request the middleware passed on.
 	Route func(*http.Request) string
-	// Untraced reports requests that get no span and no request log line
-	// (they are still counted); nil means the /healthz and /readyz probes.
-	Untraced func(*http.Request) bool
+	// Untraced requests get no span and no request log line; they are
+	// still measured, and panics still recovered. For probes, which come
+	// every few seconds and would drown the users' traffic.
+	Untraced bool
 	// InternalError writes the 500 answer after a recovered panic, e.g. a
 	// problem+json body; nil writes a plain "Internal Server Error". It must
 	// not reveal the panic.
@@ -82,9 +83,6 @@ func (t *Telemetry) Middleware(o HTTPOptions) (func(http.Handler) http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	if o.Untraced == nil {
-		o.Untraced = isProbe
-	}
 	if o.InternalError == nil {
 		o.InternalError = plainInternalError
 	}
@@ -100,8 +98,6 @@ func (t *Telemetry) Middleware(o HTTPOptions) (func(http.Handler) http.Handler, 
 	}
 	return m.wrap, nil
 }
-
-func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
 
 type httpMiddleware struct {
 	o        HTTPOptions
@@ -159,7 +155,7 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 		if m.o.Route != nil {
 			route = routePath(m.o.Route(r))
 		}
-		traced := !m.o.Untraced(r)
+		traced := !m.o.Untraced
 		span := trace.SpanFromContext(ctx) // the remote parent, or a no-op span
 		if traced {
 			ctx, span = m.tracer.Start(ctx, spanName(method, route),

@@ -26,7 +26,7 @@ type listResponse struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiList(w http.ResponseWriter, r *http.Request) {
 	page, p := parsePage(r, defaultLimit)
 	if p != nil {
 		writeProblem(w, *p)
@@ -84,7 +84,7 @@ func parsePage(r *http.Request, def int) (items.Page, *problem) {
 	return page, nil
 }
 
-func (s *server) apiGet(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiGet(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r)
 	if !ok {
 		s.apiError(w, r, items.ErrNotFound)
@@ -103,7 +103,7 @@ func (s *server) apiGet(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, it)
 }
 
-func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiCreate(w http.ResponseWriter, r *http.Request) {
 	fields, p := decodeItem(w, r, "application/json")
 	if p != nil {
 		writeProblem(w, *p)
@@ -125,19 +125,19 @@ func (s *server) apiCreate(w http.ResponseWriter, r *http.Request) {
 
 // apiPut replaces the item: absent fields become empty (and an empty name
 // is invalid).
-func (s *server) apiPut(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiPut(w http.ResponseWriter, r *http.Request) {
 	s.apiUpdate(w, r, true, "application/json")
 }
 
 // apiPatch applies a JSON merge patch (RFC 7396): absent fields stay, null
 // clears the description (and is invalid for the name).
-func (s *server) apiPatch(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiPatch(w http.ResponseWriter, r *http.Request) {
 	s.apiUpdate(w, r, false, "application/merge-patch+json", "application/json")
 }
 
 // apiUpdate changes the fields the body sets, or all of them when replace
 // is true, honouring If-Match.
-func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool, types ...string) {
+func (s *site) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool, types ...string) {
 	id, version, ok := s.writeTarget(w, r)
 	if !ok {
 		return
@@ -164,7 +164,7 @@ func (s *server) apiUpdate(w http.ResponseWriter, r *http.Request, replace bool,
 	s.writeJSON(w, http.StatusOK, it)
 }
 
-func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
+func (s *site) apiDelete(w http.ResponseWriter, r *http.Request) {
 	id, version, ok := s.writeTarget(w, r)
 	if !ok {
 		return
@@ -180,7 +180,7 @@ func (s *server) apiDelete(w http.ResponseWriter, r *http.Request) {
 
 // writeTarget reads the item id of the path and the version If-Match
 // requires, answering the problem itself when it cannot.
-func (s *server) writeTarget(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
+func (s *site) writeTarget(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
 	if id, ok = pathID(r); !ok {
 		s.apiError(w, r, items.ErrNotFound)
 		return 0, 0, false
@@ -252,7 +252,7 @@ func matchesETag(header string, version int64) bool {
 // writeJSON encodes v into a pooled buffer: a page of items is 14 KiB,
 // which json.Marshal would allocate afresh, and the collector then clear,
 // for every request.
-func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *site) writeJSON(w http.ResponseWriter, status int, v any) {
 	buf, _ := s.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)

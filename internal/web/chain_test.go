@@ -40,11 +40,11 @@ func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 		t.Fatal(err)
 	}
 	checker := health.NewChecker(nil, time.Second, logger)
-	h, err := web.NewApp(web.Deps{
+	h, err := web.NewHandler(web.Deps{
 		Items: store, Health: checker, Authn: authn, Logger: logger,
-		Policy:     &auth.Policy{ViewerGroups: []string{"viewers"}, EditorGroups: []string{"editors"}},
-		Middleware: []func(http.Handler) http.Handler{mw},
-		Build:      buildinfo.Info{Version: "v1", Commit: "c"},
+		Policy:  &auth.Policy{ViewerGroups: []string{"viewers"}, EditorGroups: []string{"editors"}},
+		Observe: mw,
+		Build:   buildinfo.Info{Version: "v1", Commit: "c"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ type healthEntry struct {
 
 // healthz reports the process and the cached database state. It never
 // waits on the database and answers 200 whenever the process can serve.
-func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *site) healthz(w http.ResponseWriter, r *http.Request) {
 	db := health.State{Status: "unknown"}
 	if s.Health != nil {
 		db = s.Health.State()
@@ -66,7 +66,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 503 until the database is reachable and migrated, so a
 // load balancer or a deploy smoke test can wait for a working instance.
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *site) readyz(w http.ResponseWriter, r *http.Request) {
 	db := health.State{Status: "unknown"}
 	if s.Health != nil {
 		db = s.Health.Check(r.Context())

@@ -67,7 +67,7 @@ func TestDatabaseDown(t *testing.T) {
 		Authn:  auth.Dev{User: auth.User{Name: "alice"}},
 		Logger: slog.New(slog.DiscardHandler), Build: buildinfo.Info{Version: "v9", Commit: "c"},
 	}
-	h, err := web.NewApp(deps)
+	h, err := web.NewHandler(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	checker.SetMigrated()
 	store := items.NewStore(pool)
-	h, err := web.NewApp(web.Deps{
+	h, err := web.NewHandler(web.Deps{
 		Items: store, Health: checker, Authn: authn,
 		Logger:  slog.New(slog.DiscardHandler),
 		Build:   buildinfo.Info{Version: "v1.2.3", Commit: "abc123"},

@@ -42,7 +42,7 @@ type listView struct {
 	Blank items.Item
 }
 
-func (s *server) pageList(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageList(w http.ResponseWriter, r *http.Request) {
 	page, p := parsePage(r, defaultLimit)
 	if p != nil {
 		s.errorPage(w, r, http.StatusBadRequest)
@@ -82,7 +82,7 @@ func listURL(query, cursor string) string {
 	return "/?" + v.Encode()
 }
 
-func (s *server) pageItem(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageItem(w http.ResponseWriter, r *http.Request) {
 	it, ok := s.loadItem(w, r)
 	if !ok {
 		return
@@ -90,11 +90,11 @@ func (s *server) pageItem(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "item.html", it.Name, it)
 }
 
-func (s *server) pageNew(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageNew(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "form.html", "New item", formView{})
 }
 
-func (s *server) pageCreate(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
@@ -112,7 +112,7 @@ func (s *server) pageCreate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
 }
 
-func (s *server) pageEdit(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageEdit(w http.ResponseWriter, r *http.Request) {
 	it, ok := s.loadItem(w, r)
 	if !ok {
 		return
@@ -121,7 +121,7 @@ func (s *server) pageEdit(w http.ResponseWriter, r *http.Request) {
 		formView{Item: it, Name: it.Name, Desc: it.Description, Version: it.Version})
 }
 
-func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageUpdate(w http.ResponseWriter, r *http.Request) {
 	id, version, ok := s.versionedForm(w, r)
 	if !ok {
 		return
@@ -147,7 +147,7 @@ func (s *server) pageUpdate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, itemURL(it.ID), http.StatusSeeOther)
 }
 
-func (s *server) pageConfirmDelete(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageConfirmDelete(w http.ResponseWriter, r *http.Request) {
 	it, ok := s.loadItem(w, r)
 	if !ok {
 		return
@@ -155,7 +155,7 @@ func (s *server) pageConfirmDelete(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "delete.html", "Delete "+it.Name, it)
 }
 
-func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
+func (s *site) pageDelete(w http.ResponseWriter, r *http.Request) {
 	id, version, ok := s.versionedForm(w, r)
 	if !ok {
 		return
@@ -179,7 +179,7 @@ func (s *server) pageDelete(w http.ResponseWriter, r *http.Request) {
 
 // loadItem fetches the item named by the path, answering the error page
 // itself when it cannot.
-func (s *server) loadItem(w http.ResponseWriter, r *http.Request) (items.Item, bool) {
+func (s *site) loadItem(w http.ResponseWriter, r *http.Request) (items.Item, bool) {
 	id, ok := pathID(r)
 	if !ok {
 		s.errorPage(w, r, http.StatusNotFound)
@@ -194,7 +194,7 @@ func (s *server) loadItem(w http.ResponseWriter, r *http.Request) (items.Item, b
 }
 
 // parseForm reads a urlencoded form body of bounded size.
-func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+func (s *site) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -210,7 +210,7 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 // formInvalid re-renders the form with the field messages when err is a
 // validation error, keeping what the user typed.
-func (s *server) formInvalid(w http.ResponseWriter, r *http.Request, err error, form formView, title string) bool {
+func (s *site) formInvalid(w http.ResponseWriter, r *http.Request, err error, form formView, title string) bool {
 	var verr *items.ValidationError
 	if !errors.As(err, &verr) {
 		return false
@@ -228,7 +228,7 @@ func (s *server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 	return true
 }
 
-func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *site) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, items.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound)
@@ -243,7 +243,7 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 
 // versionedForm reads the item id of the path and the form with the
 // version the user opened, answering the error page itself when it cannot.
-func (s *server) versionedForm(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
+func (s *site) versionedForm(w http.ResponseWriter, r *http.Request) (id, version int64, ok bool) {
 	if id, ok = pathID(r); !ok {
 		s.errorPage(w, r, http.StatusNotFound)
 		return 0, 0, false

@@ -319,7 +319,7 @@ func TestPagesSignOutLink(t *testing.T) {
 		{"https://sso.example.edu/logout?a=1&b=2", `href="https://sso.example.edu/logout?a=1&amp;b=2">Sign out</a>`},
 		{"", ""},
 	} {
-		h, err := web.NewApp(web.Deps{
+		h, err := web.NewHandler(web.Deps{
 			Items:      items.NewStore(dbtest.NewPool(t)),
 			Authn:      auth.Dev{User: auth.User{Name: "bob@example.edu"}},
 			SignOutURL: tc.url,

@@ -39,7 +39,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // apiError maps a store error to the problem the client sees. Only known
 // errors say anything specific; everything else is logged and becomes a
 // generic 500 or 503, so no SQL or driver text reaches a client.
-func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *site) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		verr     *items.ValidationError
 		conflict *items.ConflictError

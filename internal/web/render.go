@@ -55,7 +55,7 @@ func parsePages() (*pages, error) {
 }
 
 // static serves the embedded assets.
-func (s *server) static(w http.ResponseWriter, r *http.Request) {
+func (s *site) static(w http.ResponseWriter, r *http.Request) {
 	p, err := s.pages()
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "assets", slog.String("error", err.Error()))
@@ -77,7 +77,7 @@ type view struct {
 
 // render executes a page into a buffer first, so a template error becomes
 // a clean 500 instead of half a page.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+func (s *site) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
 	p, err := s.pages()
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "page templates", slog.String("error", err.Error()))
@@ -100,7 +100,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 // errorPage renders an HTML error page for status.
-func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
+func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int) {
 	msg := map[int]string{
 		http.StatusNotFound:              "There is nothing at this address.",
 		http.StatusMethodNotAllowed:      "This address does not accept that kind of request.",

@@ -1,5 +1,5 @@
 // Package web is the HTTP surface of the service: HTML pages, the JSON API,
-// health endpoints and static assets, behind the middleware chain.
+// the probes and static assets, behind one middleware chain.
 package web
 
 import (
@@ -18,8 +18,8 @@ import (
 	"example.com/example-function/internal/telemetry"
 )
 
-// Deps is everything the handlers need. internal/app builds it from the
-// environment; tests build it by hand.
+// Deps is everything the handlers need. The composition root
+// (internal/service) builds it from the environment; tests build it by hand.
 type Deps struct {
 	Items  *items.Store
 	Health *health.Checker
@@ -40,10 +40,10 @@ type Deps struct {
 	// SignOutURL is linked from every page next to the signed-in user;
 	// empty shows no link (config.Auth.SignOutURL has the per-mode default).
 	SignOutURL string
-	// Middleware wraps the whole app, outermost first (recovery, telemetry,
-	// request log). Security headers, cross-origin protection and
-	// authentication are added by NewApp, inside these.
-	Middleware []func(http.Handler) http.Handler
+	// Observe is the outermost link of the chain: it recovers panics,
+	// traces, measures and logs each request (telemetry). ObserveProbes
+	// does the same for probes without a span or a log line. nil: none.
+	Observe, ObserveProbes func(http.Handler) http.Handler
 }
 
 // Events receives the business events the handlers see;
@@ -62,14 +62,13 @@ func (noEvents) ItemUpdated(context.Context)  {}
 func (noEvents) ItemDeleted(context.Context)  {}
 func (noEvents) EditConflict(context.Context) {}
 
-// server holds the dependencies and the page templates.
-type server struct {
+// site holds the dependencies and what the handlers build from them once.
+type site struct {
 	Deps
 	// pages parses the templates and loads the assets once, on the first
 	// page or asset request: off the start-up path, so a new instance
-	// answers its start-up probe sooner. (Not warmed in the background
-	// either: on Cloud Run's single CPU that would delay the probe just the
-	// same.) Every template is rendered by the tests.
+	// answers its start-up probe sooner. Every template is rendered by the
+	// tests.
 	pages func() (*pages, error)
 	// lastHealth is the last /healthz answer, reused while it is current.
 	lastHealth atomic.Pointer[healthEntry]
@@ -77,56 +76,85 @@ type server struct {
 	buffers sync.Pool
 }
 
-// NewApp returns the complete application handler: every route, /healthz
-// and /readyz included.
-func NewApp(d Deps) (http.Handler, error) {
-	s := newServer(d)
+// NewHandler returns the "app" function: every route, the probes included.
+func NewHandler(d Deps) (http.Handler, error) {
+	s := newSite(d)
 	mux := http.NewServeMux()
 	s.routes(mux)
-	// RecordRoute tells the telemetry middleware, further out, which route
-	// matched, so spans and metrics are named by pattern, not raw path.
-	var h http.Handler = telemetry.RecordRoute(routeErrors{mux: mux, s: s})
-	h = auth.Middleware{Authn: s.Authn, Policy: d.Policy, Public: isPublic, Deny: s.deny,
-		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
-	// A forged cross-site write is refused before any identity is looked at.
-	h, err := auth.CrossOrigin{TrustedOrigins: d.TrustedOrigins, Deny: s.denyCrossOrigin,
-		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
+	routes := routeErrors{mux: mux, s: s}
+	app, err := s.chain(routes)
 	if err != nil {
 		return nil, err
 	}
-	// Outside the refusals, so 401/403/404 pages carry the headers too.
-	h = auth.SecurityHeaders(h)
-	for i := len(d.Middleware) - 1; i >= 0; i-- {
-		h = d.Middleware[i](h)
+	return probeSplit{probes: s.probeChain(routes), app: app}, nil
+}
+
+// chain is the one middleware chain every request but a probe passes,
+// outermost first.
+func (s *site) chain(routes http.Handler) (http.Handler, error) {
+	crossOrigin, err := auth.CrossOrigin{TrustedOrigins: s.TrustedOrigins, Deny: s.denyCrossOrigin,
+		Logger: s.Logger, OnRefusal: s.OnAuthRefusal}.Middleware()
+	if err != nil {
+		return nil, err
 	}
-	return healthzFirst{next: h, s: s}, nil
+	return wrap(routes,
+		// Recover panics; trace, measure and log the request.
+		s.Observe,
+		// The site's browser policy, on every answer, refusals included.
+		auth.SecurityHeaders,
+		// Refuse a forged cross-site write before any identity is looked at.
+		crossOrigin,
+		// Who is calling, and may they (401, 403).
+		auth.Middleware{Authn: s.Authn, Policy: s.Policy, Public: isPublic, Deny: s.deny,
+			Logger: s.Logger, OnRefusal: s.OnAuthRefusal}.Wrap,
+		// Tell Observe which route matched, so spans and metrics are named
+		// by pattern, not raw path.
+		telemetry.RecordRoute,
+	), nil
 }
 
-// healthzFirst answers GET /healthz before the middleware chain. Probes
-// come every few seconds from Cloud Run and uptime checks; they are public,
-// untraced and need no identity, so they skip the chain's cost (and are not
-// counted in the request metrics, which then show users' traffic only).
-type healthzFirst struct {
-	next http.Handler
-	s    *server
+// probeChain is the thin chain of the probes: measured but not traced or
+// logged, no identity (Cloud Run and uptime checks call every few seconds).
+func (s *site) probeChain(routes http.Handler) http.Handler {
+	return wrap(routes, s.ObserveProbes, auth.SecurityHeaders, telemetry.RecordRoute)
 }
 
-func (h healthzFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		auth.SetSecurityHeaders(w.Header(), r)
-		h.s.healthz(w, r)
+// wrap puts h behind the middleware, the first outermost; nil links are
+// left out.
+func wrap(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		if mw[i] != nil {
+			h = mw[i](h)
+		}
+	}
+	return h
+}
+
+// isProbe is what a probe is: /healthz or /readyz, any method.
+func isProbe(r *http.Request) bool {
+	return r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+}
+
+// probeSplit sends probes down their thin chain, everything else down the
+// app's.
+type probeSplit struct{ probes, app http.Handler }
+
+func (p probeSplit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isProbe(r) {
+		p.probes.ServeHTTP(w, r)
 		return
 	}
-	h.next.ServeHTTP(w, r)
+	p.app.ServeHTTP(w, r)
 }
 
-// NewHealthz returns the handler of the "healthz" function: the health
-// check on any path.
+// NewHealthz returns the "healthz" function: the health check on any path,
+// behind the probes' chain.
 func NewHealthz(d Deps) (http.Handler, error) {
-	return http.HandlerFunc(newServer(d).healthz), nil
+	s := newSite(d)
+	return s.probeChain(http.HandlerFunc(s.healthz)), nil
 }
 
-func newServer(d Deps) *server {
+func newSite(d Deps) *site {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -139,10 +167,10 @@ func newServer(d Deps) *server {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
-	return &server{Deps: d, pages: sync.OnceValues(parsePages)}
+	return &site{Deps: d, pages: sync.OnceValues(parsePages)}
 }
 
-func (s *server) routes(mux *http.ServeMux) {
+func (s *site) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /static/", s.static)
@@ -164,10 +192,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /items/{id}/delete", s.pageDelete)
 }
 
-// isPublic lists what needs no identity: probes and assets.
+// isPublic lists what needs no identity besides the probes: the assets.
 func isPublic(r *http.Request) bool {
-	p := r.URL.Path
-	return p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/static/")
+	return strings.HasPrefix(r.URL.Path, "/static/")
 }
 
 func isAPI(r *http.Request) bool {
@@ -176,7 +203,7 @@ func isAPI(r *http.Request) bool {
 
 // deny answers an authentication or authorisation refusal in the format
 // the caller expects.
-func (s *server) deny(w http.ResponseWriter, r *http.Request, status int) {
+func (s *site) deny(w http.ResponseWriter, r *http.Request, status int) {
 	if isAPI(r) {
 		if status == http.StatusUnauthorized {
 			writeProblem(w, problem{Status: status, Type: "unauthenticated", Title: "Sign-in required",
@@ -192,7 +219,7 @@ func (s *server) deny(w http.ResponseWriter, r *http.Request, status int) {
 
 // denyCrossOrigin answers an unsafe request from another site: a page or
 // script on another origin, not the caller's role, is the problem.
-func (s *server) denyCrossOrigin(w http.ResponseWriter, r *http.Request, status int) {
+func (s *site) denyCrossOrigin(w http.ResponseWriter, r *http.Request, status int) {
 	if isAPI(r) {
 		writeProblem(w, problem{Status: status, Type: "cross-origin", Title: "Cross-origin request refused",
 			Detail: "Unsafe requests from another site are refused; if that origin is yours, add it to CSRF_TRUSTED_ORIGINS."})
@@ -205,7 +232,7 @@ func (s *server) denyCrossOrigin(w http.ResponseWriter, r *http.Request, status 
 // an HTML page, keeping the Allow header of a 405.
 type routeErrors struct {
 	mux *http.ServeMux
-	s   *server
+	s   *site
 }
 
 func (re routeErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {

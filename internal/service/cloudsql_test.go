@@ -1,10 +1,9 @@
-package app_test
+package service_test
 
 import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,18 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"example.com/example-function/internal/app"
-	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/cloudsqltest"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
+	"example.com/example-function/internal/service"
 	"example.com/example-function/internal/web"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// The whole service on Cloud SQL: app.Start with INSTANCE_CONNECTION_NAME
+// The whole service on Cloud SQL: service.Start with INSTANCE_CONNECTION_NAME
 // and friends, the connector redirected to a fake instance that forwards to
 // a real PostgreSQL.
 
@@ -55,23 +53,19 @@ func startOnCloudSQL(t *testing.T, fault cloudsqltest.Fault, env map[string]stri
 		"DEV_USER":                 "alice",
 		"DEV_GROUPS":               "editors",
 		"EDITOR_GROUPS":            "editors",
+		"LOG_FORMAT":               "text",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
 	logs := &proctest.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	a, err := app.Start(context.Background(), cfg, logger,
-		app.WithDatabaseOptions(database.WithDialerOptions(fake.DialerOptions()...)))
+	a, err := service.Start(context.Background(), func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, logs,
+		service.WithDatabaseOptions(database.WithDialerOptions(fake.DialerOptions()...)))
 	if err != nil {
-		t.Fatalf("app.Start must not fail on a database problem: %v", err)
+		t.Fatalf("service.Start must not fail on a database problem: %v", err)
 	}
 	t.Cleanup(a.Close)
-	h, err := web.NewApp(a.Deps)
+	h, err := web.NewHandler(a.Web)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package app
+package service
 
 import (
 	"example.com/example-function/internal/auth"
