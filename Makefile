@@ -66,8 +66,8 @@ assets: ## rebuild internal/web/static after changing internal/web/assets/src
 
 test-all: test vuln test-fuzz test-browser test-container ## everything CI runs
 
-bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
-	$(GO) run ./cmd/loadtest
+bench: ## load-test /healthz and /api/items against bare baselines (needs wrk; tools/loadtest/README.md)
+	$(GO) run ./tools/loadtest
 
 clean-data: ## delete the local PostgreSQL data of `make run`
 	rm -rf .data
