@@ -59,13 +59,13 @@ test-fuzz: ## run each fuzz target for FUZZTIME (default 100000x: executions)
 	$(GO) test -run='^$$' -fuzz='^FuzzProxyHeaders$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifyToken$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 
-test-container: ## build the image with podman/buildah and test it (see deploy/README in the README)
+test-container: ## build the image with podman/buildah and test it (docs/deploy.md#docker-compose)
 	bash .ci/container-test.sh
 
 test-browser: ## browser end-to-end tests: headless Chromium against the real server (needs chromium)
 	$(GO) test -race -tags browser -count=1 ./e2e/
 
-screenshots: ## refresh the README's screenshots in docs/screenshots (needs chromium)
+screenshots: ## refresh docs/screenshots, shown in README.md and docs/front-end.md (needs chromium)
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -tags browser -count=1 -run '^TestBrowserScreenshots$$' ./e2e/
 
 assets: ## rebuild internal/web/static after changing internal/web/assets/src
@@ -73,8 +73,8 @@ assets: ## rebuild internal/web/static after changing internal/web/assets/src
 
 test-all: test lint vuln test-fuzz test-browser test-container ## everything CI runs
 
-bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
-	$(GO) run ./cmd/loadtest
+bench: ## load-test /healthz and /api/items against bare baselines (needs wrk; tools/loadtest/README.md)
+	$(GO) run ./tools/loadtest
 
 clean-data: ## delete the local PostgreSQL data of `make run`
 	rm -rf .data

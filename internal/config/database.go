@@ -23,8 +23,8 @@ type Database struct {
 	IAMAuth                bool
 	IPType                 string // public, private or psc
 
-	// Pool settings. MaxConns x max instances must stay below the server's
-	// max_connections; see README "Connections".
+	// Pool settings. How MaxConns, the instance count and the server's
+	// max_connections must relate: docs/cloud-sql.md#connections.
 	MaxConns          int
 	MinConns          int
 	MaxConnLifetime   time.Duration
