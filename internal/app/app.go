@@ -90,6 +90,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	policy := authPolicy(cfg.Auth)
+	warnWildcardGrants(cfg.Auth, logger)
 	checker := health.NewChecker(db.Pool.Ping, cfg.Database.ConnectTimeout+time.Second, logger)
 	a := &App{
 		db:     db,
