@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"example.com/example-function/internal/app"
@@ -38,6 +37,7 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 		return err
 	}
 	logger.Info("starting", slog.Any("config", cfg))
+	warnExposedDevIdentity(cfg, logger)
 
 	a, err := app.Start(ctx, cfg, logger, append(opts, app.WithTelemetry(tel))...)
 	if err != nil {
@@ -60,7 +60,7 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 	return Serve(ctx, cfg.Server, h, logger)
 }
 
-// Serve listens on cfg.Port and serves h until ctx ends, then shuts down
+// Serve listens on cfg.Host (every interface when empty) and cfg.Port and serves h until ctx ends, then shuts down
 // within cfg.ShutdownTimeout.
 func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.Logger) error {
 	var protocols http.Protocols
@@ -76,7 +76,7 @@ func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.
 		Protocols:         &protocols,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
