@@ -111,7 +111,12 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	if err != nil {
 		return nil, errors.Join(err, mp.Shutdown(ctx))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(filter))
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	if filter != nil {
+		// Without a processor the SDK skips copying each span at its end.
+		topts = append(topts, sdktrace.WithSpanProcessor(filter))
+	}
+	tp := sdktrace.NewTracerProvider(topts...)
 	t := &Telemetry{
 		TracerProvider: tp,
 		MeterProvider:  mp,
@@ -156,9 +161,9 @@ func (t *Telemetry) SetGlobal(log *slog.Logger) {
 	}
 }
 
-// newTraceCap builds the sampler and the span processor (in front of the
-// batch exporter of spans, if any) that share one trace budget and count
-// what they drop in MetricTracesDropped.
+// newTraceCap builds the sampler and the span processor in front of the
+// batch exporter of spans that share one trace budget and count what they
+// drop in MetricTracesDropped. Without an exporter there is no processor.
 func newTraceCap(mp metric.MeterProvider, perSecond float64, spans sdktrace.SpanExporter) (sdktrace.Sampler, sdktrace.SpanProcessor, error) {
 	if perSecond <= 0 {
 		perSecond = config.DefaultTracesPerSecond
@@ -170,9 +175,9 @@ func newTraceCap(mp metric.MeterProvider, perSecond float64, spans sdktrace.Span
 		return nil, nil, fmt.Errorf("telemetry: %s: %w", MetricTracesDropped, err)
 	}
 	budget := newTraceBudget(perSecond, nil)
-	var next sdktrace.SpanProcessor
-	if spans != nil {
-		next = sdktrace.NewBatchSpanProcessor(spans)
+	sampler := newCappedSampler(budget, dropped)
+	if spans == nil {
+		return sampler, nil, nil
 	}
-	return newCappedSampler(budget, dropped), newUnauthenticatedFilter(next, budget, dropped), nil
+	return sampler, newUnauthenticatedFilter(sdktrace.NewBatchSpanProcessor(spans), budget, dropped), nil
 }

@@ -5,8 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -16,7 +16,7 @@ import (
 // record them. The trace's token goes back to the budget, so refused
 // requests cannot crowd out the traces of signed-in users.
 type unauthenticatedFilter struct {
-	next      sdktrace.SpanProcessor // nil: nothing is exported
+	next      sdktrace.SpanProcessor
 	budget    *traceBudget
 	dropped   metric.Int64Counter
 	dropAttrs metric.AddOption
@@ -33,9 +33,7 @@ func newUnauthenticatedFilter(next sdktrace.SpanProcessor, budget *traceBudget, 
 
 // OnStart implements sdktrace.SpanProcessor.
 func (f *unauthenticatedFilter) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
-	if f.next != nil {
-		f.next.OnStart(ctx, s)
-	}
+	f.next.OnStart(ctx, s)
 }
 
 // OnEnd implements sdktrace.SpanProcessor.
@@ -45,24 +43,16 @@ func (f *unauthenticatedFilter) OnEnd(s sdktrace.ReadOnlySpan) {
 		f.dropped.Add(context.Background(), 1, f.dropAttrs)
 		return
 	}
-	if f.next != nil {
-		f.next.OnEnd(s)
-	}
+	f.next.OnEnd(s)
 }
 
 // Shutdown implements sdktrace.SpanProcessor.
 func (f *unauthenticatedFilter) Shutdown(ctx context.Context) error {
-	if f.next == nil {
-		return nil
-	}
 	return f.next.Shutdown(ctx)
 }
 
 // ForceFlush implements sdktrace.SpanProcessor.
 func (f *unauthenticatedFilter) ForceFlush(ctx context.Context) error {
-	if f.next == nil {
-		return nil
-	}
 	return f.next.ForceFlush(ctx)
 }
 
