@@ -29,15 +29,16 @@ type ProxyOptions struct {
 	// UserDomain is a suffix such as "@example.edu" stripped from names.
 	UserDomain string
 	// PlaceholderUsers are more user values that mean "nobody signed in"
-	// at this site, refused like DefaultPlaceholderUsers.
+	// at this site, refused like the built-in "(null)", "-" and "(none)".
 	PlaceholderUsers []string
 }
 
-// DefaultPlaceholderUsers are user values proxies send when their sign-on
+// defaultPlaceholderUsers are user values proxies send when their sign-on
 // did not run: Apache's "(null)" for an unset %{REMOTE_USER}s, "-" as in
 // access logs, "(none)". They are always refused (ASCII case-insensitive,
-// surrounding spaces ignored), whatever the roles would grant.
-var DefaultPlaceholderUsers = []string{"(null)", "-", "(none)"}
+// surrounding spaces ignored), whatever the roles would grant. A constant
+// in all but syntax.
+var defaultPlaceholderUsers = []string{"(null)", "-", "(none)"}
 
 // Proxy trusts identity headers set by a single-sign-on reverse proxy (the
 // original "weblogin" contract: X-Forwarded-User, colon-separated
@@ -67,7 +68,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		userHeader:   headerName(o.UserHeader, DefaultProxyUserHeader),
 		groupsHeader: headerName(o.GroupsHeader, DefaultProxyGroupsHeader),
 		userDomain:   o.UserDomain,
-		placeholders: append(slices.Clone(DefaultPlaceholderUsers), o.PlaceholderUsers...),
+		placeholders: append(slices.Clone(defaultPlaceholderUsers), o.PlaceholderUsers...),
 	}
 	if p.secretHeader == p.userHeader || p.secretHeader == p.groupsHeader || p.userHeader == p.groupsHeader {
 		return nil, errorf("proxy secret, user and groups headers must differ")

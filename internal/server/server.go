@@ -60,8 +60,8 @@ func Main(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...a
 	return Serve(ctx, cfg.Server, h, logger)
 }
 
-// Serve listens on cfg.Host (every interface when empty) and cfg.Port and serves h until ctx ends, then shuts down
-// within cfg.ShutdownTimeout.
+// Serve listens on cfg.Host (every interface when empty) and cfg.Port and
+// serves h until ctx ends, then shuts down within cfg.ShutdownTimeout.
 func Serve(ctx context.Context, cfg config.Server, h http.Handler, logger *slog.Logger) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)

@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -100,7 +99,7 @@ func (s cappedSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Samp
 	if s.budget.take() {
 		return res
 	}
-	s.dropped.Add(context.WithoutCancel(p.ParentContext), 1, s.dropAttrs)
+	s.dropped.Add(p.ParentContext, 1, s.dropAttrs)
 	return sdktrace.SamplingResult{Decision: sdktrace.Drop, Tracestate: res.Tracestate}
 }
 
