@@ -24,12 +24,14 @@ import (
 	"example.com/example-function/internal/service"
 )
 
-// Local defaults: the dev identity and readable logs.
+// Local defaults: the dev identity, on the loopback interface only (every
+// caller is an editor), and readable logs.
 var devDefaults = map[string]string{
-	"AUTH_MODE":  "dev",
-	"DEV_USER":   "developer@example.com",
-	"DEV_GROUPS": "editors",
-	"LOG_FORMAT": "text",
+	"LISTEN_HOST": "127.0.0.1",
+	"AUTH_MODE":   "dev",
+	"DEV_USER":    "developer@example.com",
+	"DEV_GROUPS":  "editors",
+	"LOG_FORMAT":  "text",
 }
 
 func main() {
