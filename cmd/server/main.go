@@ -24,7 +24,7 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "healthcheck":
-		err = service.HealthCheck(ctx, os.Getenv("PORT"))
+		err = service.HealthCheck(ctx, os.Getenv("LISTEN_HOST"), os.Getenv("PORT"))
 	case len(os.Args) > 1:
 		err = fmt.Errorf("unknown arguments %q; usage: server [healthcheck]", os.Args[1:])
 	default:
