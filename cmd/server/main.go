@@ -2,6 +2,8 @@
 // timeouts, h2c and a graceful drain on SIGTERM.
 //
 //	server               serve
+//	server migrate       apply the database migrations as the owner role and
+//	                     exit (the release pipeline's Cloud Run job)
 //	server healthcheck   exit 0 when the local server answers /healthz 200
 //	                     (for container health checks: the image has no shell)
 package main
@@ -23,8 +25,10 @@ func main() {
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "healthcheck":
 		err = server.HealthCheck(ctx, os.Getenv("PORT"))
+	case len(os.Args) == 2 && os.Args[1] == "migrate":
+		err = server.Migrate(ctx, os.LookupEnv, os.Stdout)
 	case len(os.Args) > 1:
-		err = fmt.Errorf("unknown arguments %q; usage: server [healthcheck]", os.Args[1:])
+		err = fmt.Errorf("unknown arguments %q; usage: server [migrate|healthcheck]", os.Args[1:])
 	default:
 		err = server.Main(ctx, os.LookupEnv, os.Stdout)
 	}

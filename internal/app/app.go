@@ -122,21 +122,21 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 			}
 		})
 	}
+	// Ready means the schema this build needs, whoever applies it.
+	checker.CheckSchema(database.SchemaStatus(db.Pool))
 	if cfg.Database.Migrate {
-		a.wg.Go(func() { a.migrate(bg, checker) })
-	} else {
-		checker.SetMigrated()
+		a.wg.Go(func() { a.migrate(bg, checker, database.WithAppRole(cfg.Database.AppRole)) })
 	}
 	return a, nil
 }
 
 // migrate applies migrations, retrying with capped exponential backoff
 // until it succeeds or the app closes; /readyz stays 503 until then.
-func (a *App) migrate(ctx context.Context, checker *health.Checker) {
+func (a *App) migrate(ctx context.Context, checker *health.Checker, opts ...database.MigrateOption) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := database.Migrate(actx, a.db.Pool)
+		err := database.Migrate(actx, a.db.Pool, opts...)
 		cancel()
 		if err == nil {
 			checker.SetMigrated()

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"example.com/example-function/internal/app"
+	"example.com/example-function/internal/config"
+	"example.com/example-function/internal/database"
+)
+
+// Migrate is `server migrate`: it applies the embedded migrations as the
+// owner role, grants the app role (DB_APP_ROLE) row access, checks it has no
+// more, and exits. The release pipeline runs it as a Cloud Run job of the
+// release's image before any revision of it serves.
+//
+// Its one connection has its own limits instead of the service's request
+// timeouts: statements may run up to DB_MIGRATE_TIMEOUT (which also bounds
+// the whole run) and wait for a lock up to DB_MIGRATE_LOCK_TIMEOUT.
+func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error {
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(cfg.Log, stdout, cfg.Telemetry.ProjectID)
+	c := cfg.Database
+	c.MaxConns, c.MinConns = 1, 0
+	db, err := database.Open(ctx, c, database.WithRuntimeParams(map[string]string{
+		"statement_timeout":                   milliseconds(c.MigrateTimeout),
+		"lock_timeout":                        milliseconds(c.MigrateLockTimeout),
+		"idle_in_transaction_session_timeout": milliseconds(c.MigrateTimeout),
+	}))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, c.MigrateTimeout)
+	defer cancel()
+
+	from, err := database.SchemaVersion(ctx, db.Pool)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := database.Migrate(ctx, db.Pool, database.WithAppRole(c.AppRole)); err != nil {
+		return err
+	}
+	if c.AppRole != "" {
+		conn, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		warnings, err := database.CheckAppRole(ctx, conn.Conn(), c.AppRole)
+		conn.Release()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		for _, w := range warnings {
+			logger.Warn("migrate: " + w)
+		}
+	}
+	logger.Info("database migrations applied",
+		slog.Int("from_version", int(from)), slog.Int("to_version", int(database.LatestVersion())),
+		slog.String("app_role", c.AppRole))
+	return nil
+}
+
+func milliseconds(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
