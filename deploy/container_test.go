@@ -25,7 +25,6 @@ import (
 	"example.com/example-function/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 const (
 	maxImageBytes = 40_000_000
