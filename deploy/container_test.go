@@ -25,7 +25,6 @@ import (
 	"example.com/example-function/internal/pgtest"
 )
 
-
 const (
 	maxImageBytes = 40_000_000
 	devUser       = "container-test@example.com"
