@@ -83,10 +83,15 @@ func (c *Checker) CheckSchema(s SchemaCheck) {
 	c.mu.Unlock()
 }
 
-// SetMigrated records that the schema is in place.
+// SetMigrated records that the schema is in place. With a schema check the
+// database is the judge: it only makes the next Check ask it again.
 func (c *Checker) SetMigrated() {
 	c.mu.Lock()
-	c.state.Migrated = true
+	if c.schema != nil {
+		c.state.CheckedAt = time.Time{}
+	} else {
+		c.state.Migrated = true
+	}
 	c.mu.Unlock()
 }
 
