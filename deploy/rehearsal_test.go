@@ -83,15 +83,22 @@ func newRehearsal(t *testing.T) *rehearsal {
 	if r.testBin, err = os.Executable(); err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range []string{"docker", "apt-get", "go", "gcloud", "git", "sleep"} {
-		script := fmt.Sprintf("#!/bin/sh\nREHEARSAL_STUB=%s exec %q \"$@\"\n", tool, r.testBin)
+	// gcloud needs logic (flag lists, state, the job): it is this binary. The
+	// others only record their arguments (one line, \x1f between fields).
+	stubs := map[string]string{
+		"gcloud": fmt.Sprintf("#!/bin/sh\nREHEARSAL_STUB=gcloud exec %q \"$@\"\n", r.testBin),
+		"curl":   fmt.Sprintf("#!/bin/sh\n%s\nexec %q \"$@\"\n", recordLine("curl"), curl),
+		"sleep":  "#!/bin/sh\n" + recordLine("sleep") + "\n",
+		"git": "#!/bin/sh\n" + recordLine("git") + "\ncase \"$*\" in\n" +
+			"  *describe*) echo \"$REHEARSAL_TAG\" ;;\n  *rev-parse*) echo \"$REHEARSAL_COMMIT\" ;;\nesac\n",
+	}
+	for _, tool := range []string{"docker", "apt-get", "go"} {
+		stubs[tool] = "#!/bin/sh\n" + recordLine(tool) + "\n"
+	}
+	for tool, script := range stubs {
 		if err := os.WriteFile(filepath.Join(r.stubs, tool), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	script := fmt.Sprintf("#!/bin/sh\nREHEARSAL_STUB=curl %q \"$@\" || exit 99\nexec %q \"$@\"\n", r.testBin, curl)
-	if err := os.WriteFile(filepath.Join(r.stubs, "curl"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
 	}
 	r.serverBin = proctest.Build(t, "./cmd/server",
 		buildinfo.LinkFlag("Version", rehearsalTag), buildinfo.LinkFlag("Commit", rehearsalCommit))
@@ -156,6 +163,7 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 		cmd.Env = []string{
 			"PATH=" + r.stubs + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 			"REHEARSAL_DIR=" + dir, "REHEARSAL_STEP=" + s.GetId(),
+			"REHEARSAL_TAG=" + rehearsalTag, "REHEARSAL_COMMIT=" + rehearsalCommit,
 		}
 		for k, v := range subs {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -170,19 +178,7 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 		}
 	}
 	res.output = out.String()
-	f, err := os.Open(filepath.Join(dir, "calls"))
-	if err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var c call
-			if err := readJSONBytes(sc.Bytes(), &c); err != nil {
-				t.Fatal(err)
-			}
-			res.calls = append(res.calls, c)
-		}
-	}
+	res.calls = readCalls(t, dir)
 	return res
 }
 
@@ -504,21 +500,13 @@ func TestRehearseDocumentedCommands(t *testing.T) {
 			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 			cmd.Dir = r.root
 			cmd.Env = []string{"PATH=" + r.stubs + string(os.PathListSeparator) + os.Getenv("PATH"),
-				"HOME=" + os.Getenv("HOME"), "REHEARSAL_DIR=" + dir, "REHEARSAL_STEP=docs"}
+				"HOME=" + os.Getenv("HOME"), "REHEARSAL_DIR=" + dir, "REHEARSAL_STEP=docs",
+				"REHEARSAL_TAG=" + rehearsalTag, "REHEARSAL_COMMIT=" + rehearsalCommit}
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v\n%s\n%s", err, script, out)
 			}
-			var calls []call
-			if b, err := os.ReadFile(filepath.Join(dir, "calls")); err == nil {
-				for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-					var c call
-					if err := readJSONBytes([]byte(line), &c); err != nil {
-						t.Fatal(err)
-					}
-					calls = append(calls, c)
-				}
-			}
+			calls := readCalls(t, dir)
 			submits := 0
 			defer func() {
 				if strings.Contains(name, "header") && submits == 0 {
@@ -681,4 +669,36 @@ func TestStubGcloudRefuses(t *testing.T) {
 			t.Errorf("gcloud %v: exit %d, want %d\n%s", tt.args, code, tt.code, out)
 		}
 	}
+}
+
+// recordLine is the shell that appends "tool, step, args" as one line of
+// $REHEARSAL_DIR/calls-sh, fields separated by \x1f.
+func recordLine(tool string) string {
+	return `{ printf '%s' "` + tool + `"; printf '\037%s' "$REHEARSAL_STEP" "$@"; printf '\n'; } >>"$REHEARSAL_DIR/calls-sh"`
+}
+
+// readCalls returns the gcloud calls (JSON lines) and the recorded others.
+func readCalls(t *testing.T, dir string) []call {
+	t.Helper()
+	var calls []call
+	if b, err := os.ReadFile(filepath.Join(dir, "calls")); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var c call
+			if err := readJSONBytes(sc.Bytes(), &c); err != nil {
+				t.Fatal(err)
+			}
+			calls = append(calls, c)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "calls-sh")); err == nil {
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			f := strings.Split(line, "\x1f")
+			if len(f) >= 2 {
+				calls = append(calls, call{Tool: f[0], Step: f[1], Args: f[2:]})
+			}
+		}
+	}
+	return calls
 }

@@ -7,14 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 )
 
-// The rehearsal's stand-ins for docker, apt-get, go, git, sleep, curl and
-// gcloud are this test binary itself, run again with REHEARSAL_STUB naming
-// the tool (see TestMain). Every call is recorded in $REHEARSAL_DIR/calls.
+// The rehearsal's gcloud is this test binary itself, run again with
+// REHEARSAL_STUB=gcloud (see TestMain); it records every call in
+// $REHEARSAL_DIR/calls. The other stand-ins are shell (rehearsal_test.go).
 
 // call is one recorded invocation.
 type call struct {
@@ -78,28 +76,11 @@ func runStub(tool string, args []string) int {
 		fmt.Fprintln(os.Stderr, "stub:", err)
 		return 99
 	}
-	switch tool {
-	case "curl":
-		return 0 // recorded; the wrapper script then runs the real curl
-	case "sleep":
-		if len(args) == 1 {
-			if s, err := strconv.ParseFloat(args[0], 64); err == nil {
-				time.Sleep(min(time.Duration(s*float64(time.Second)), 50*time.Millisecond))
-			}
-		}
-		return 0
-	case "git":
-		switch {
-		case slices.Contains(args, "describe"):
-			fmt.Println(cfg.Tag)
-		case slices.Contains(args, "rev-parse"):
-			fmt.Println(cfg.Commit)
-		}
-		return 0
-	case "gcloud":
-		return stubGcloudCall(dir, cfg, args)
+	if tool != "gcloud" {
+		fmt.Fprintln(os.Stderr, "stub: no such tool", tool)
+		return 99
 	}
-	return 0 // docker, apt-get, go: recording is all
+	return stubGcloudCall(dir, cfg, args)
 }
 
 func stubGcloudCall(dir string, cfg stubConfig, args []string) int {
