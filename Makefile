@@ -51,8 +51,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-build: ## build the server, framework main and migration tool into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/server ./cmd/functions ./cmd/migrate
+build: ## build the server (which also migrates: server migrate) and the framework main into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/server ./cmd/functions
 
 test-fuzz: ## run each fuzz target for FUZZTIME (default 100000x: executions)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGroups$$' -fuzztime=$(FUZZTIME) ./internal/auth/

@@ -124,8 +124,14 @@ type Proc struct {
 // port. The process is killed when the test ends if still running.
 func Start(t testing.TB, bin string, env ...string) *Proc {
 	t.Helper()
+	return StartArgs(t, bin, nil, env...)
+}
+
+// StartArgs is Start with command-line arguments (a subcommand).
+func StartArgs(t testing.TB, bin string, args []string, env ...string) *Proc {
+	t.Helper()
 	p := &Proc{Port: FreePort(t), done: make(chan struct{})}
-	p.Cmd = exec.Command(bin)
+	p.Cmd = exec.Command(bin, args...)
 	p.Cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"PORT=" + strconv.Itoa(p.Port)}, env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out

@@ -161,10 +161,10 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 			}
 		})
 	}
+	// Ready means the schema this build needs, whoever applies it.
+	checker.CheckSchema(database.SchemaStatus(db.Pool))
 	if cfg.Database.Migrate {
-		s.wg.Go(func() { s.migrate(bg, checker) })
-	} else {
-		checker.SetMigrated()
+		s.wg.Go(func() { s.migrate(bg, checker, database.WithAppRole(cfg.Database.AppRole)) })
 	}
 	return s, nil
 }
