@@ -1,9 +1,9 @@
-// Package pgtest runs a real, throwaway PostgreSQL server for tests and for
-// local development (cmd/dev). It finds the server binaries on the machine,
-// initialises a data directory, starts postgres on a free loopback port and
-// stops it again. When run as root it starts the server as the "postgres"
-// user, because PostgreSQL refuses to run as root.
-package pgtest
+// Package localpg runs a real PostgreSQL server from the machine's own
+// binaries: for `make run` (cmd/dev) and, through internal/pgtest, for tests.
+// It finds the server binaries, initialises a data directory, starts postgres
+// on a free loopback port and stops it again. When run as root it starts the
+// server as the "postgres" user, because PostgreSQL refuses to run as root.
+package localpg
 
 import (
 	"bytes"
