@@ -174,7 +174,7 @@ func run(ctx context.Context, s settings) error {
 	}
 
 	if s.Only["startup"] {
-		closed, err := freePort() // nothing listens there once freePort returns
+		closed, err := localpg.FreePort() // nothing listens there once freePort returns
 		if err != nil {
 			return err
 		}
