@@ -2,7 +2,6 @@ package config
 
 import (
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -32,9 +31,29 @@ type Database struct {
 	ConnectTimeout    time.Duration
 	HealthCheckPeriod time.Duration
 
+	// RequestTimeout (DB_REQUEST_TIMEOUT) bounds each request that uses the
+	// database, its wait for a pool connection included. The service's
+	// connections tell PostgreSQL too (statement_timeout, lock_timeout,
+	// idle_in_transaction_session_timeout), so no statement outlives it
+	// for long on the server either.
+	RequestTimeout time.Duration
+
 	// Migrate applies the embedded migrations at start (in the background).
 	Migrate bool
+	// MigrateTimeout (DB_MIGRATE_TIMEOUT) bounds one migration attempt.
+	// Migrations run on a connection of their own, exempt from
+	// RequestTimeout: building an index on a large table takes minutes.
+	MigrateTimeout time.Duration
 }
+
+// Bounds of DB_REQUEST_TIMEOUT. PostgreSQL counts its timeouts in
+// milliseconds; DefaultRequestTimeout ends a stalled request before the
+// default 7 s drain does.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	MinRequestTimeout     = 10 * time.Millisecond
+	DefaultMigrateTimeout = 10 * time.Minute
+)
 
 // Configured reports whether any database is configured at all.
 func (d Database) Configured() bool { return d.URL != "" || d.InstanceConnectionName != "" }
@@ -56,7 +75,15 @@ func loadDatabase(p *parser) Database {
 		MaxConnIdleTime:        p.duration("DB_MAX_CONN_IDLE_TIME", 5*time.Minute),
 		ConnectTimeout:         p.duration("DB_CONNECT_TIMEOUT", 5*time.Second),
 		HealthCheckPeriod:      p.duration("DB_HEALTH_CHECK_PERIOD", 10*time.Second),
+		RequestTimeout:         p.duration("DB_REQUEST_TIMEOUT", DefaultRequestTimeout),
 		Migrate:                p.boolean("DB_MIGRATE", true),
+		MigrateTimeout:         p.duration("DB_MIGRATE_TIMEOUT", DefaultMigrateTimeout),
+	}
+	if d.RequestTimeout < MinRequestTimeout {
+		p.problem("DB_REQUEST_TIMEOUT", "must be at least %s, got %s", MinRequestTimeout, d.RequestTimeout)
+	}
+	if d.MigrateTimeout < time.Second {
+		p.problem("DB_MIGRATE_TIMEOUT", "must be at least 1s, got %s", d.MigrateTimeout)
 	}
 	if d.MinConns > d.MaxConns {
 		p.problem("DB_MIN_CONNS", "must not exceed DB_MAX_CONNS (%d), got %d", d.MaxConns, d.MinConns)
@@ -70,13 +97,9 @@ func loadDatabase(p *parser) Database {
 	case d.URL != "" && d.InstanceConnectionName != "":
 		p.problem("DATABASE_URL", "set either DATABASE_URL or INSTANCE_CONNECTION_NAME, not both")
 	case d.URL != "":
-		// pgx accepts both URLs and key=value strings; only reject URLs that
-		// cannot parse at all, and never echo the value (it may hold a password).
-		if looksLikeURL(d.URL) {
-			if _, err := url.Parse(d.URL); err != nil {
-				p.problem("DATABASE_URL", "is not a valid URL")
-			}
-		}
+		// pgx accepts both URLs and key=value strings; problems never echo
+		// the value (it may hold a password).
+		checkSSLMode(p, d.URL)
 	case d.InstanceConnectionName != "":
 		if !instanceNameRE.MatchString(d.InstanceConnectionName) {
 			p.problem("INSTANCE_CONNECTION_NAME", "must look like project:region:instance, got %q", d.InstanceConnectionName)
@@ -125,6 +148,8 @@ func (d Database) LogValue() slog.Value {
 		slog.Bool("iam_auth", d.IAMAuth),
 		slog.String("ip_type", d.IPType),
 		slog.Int("max_conns", d.MaxConns),
+		slog.String("request_timeout", d.RequestTimeout.String()),
 		slog.Bool("migrate", d.Migrate),
+		slog.String("migrate_timeout", d.MigrateTimeout.String()),
 	)
 }
