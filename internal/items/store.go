@@ -42,21 +42,13 @@ const MaxQueryLen = MaxNameLen
 // List returns up to p.Limit items after p.After, and the cursor of the next
 // page when there is one.
 //
-// A search still walks the (created_at, id) index newest first and filters
-// as it goes, so pages stay keyset-paginated and stable. A substring match
-// cannot use a plain B-tree index; past tens of thousands of items, a
-// pg_trgm GIN index on lower(name) would be the next step.
+// Pages are keyset-paginated newest first, searches included, so they stay
+// stable while items are added. A search is answered from the trigram index
+// on name (pg_trgm) when its term has three characters or more; shorter
+// terms have no trigram and walk the newest-first index instead, so their
+// cost grows with the rows passed before a page fills (docs/performance.md).
 func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
-	// One row more than asked tells whether another page follows.
-	var args []any
-	if p.Query != "" {
-		args = append(args, "%"+likeEscaper.Replace(p.Query)+"%")
-	}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-	}
-	args = append(args, p.Limit+1)
-	sql := listSQL(p.Query != "", p.After != nil)
+	sql, args := listQuery(p)
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list items: %w", err)
@@ -71,6 +63,25 @@ func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	list = list[:p.Limit]
 	next := CursorOf(list[len(list)-1])
 	return list, &next, nil
+}
+
+// listQuery is the statement and arguments of List. One row more than
+// asked tells whether another page follows.
+//
+// A search is planned for its own term on every call (QueryExecModeExec:
+// the unnamed statement, one round trip): whether the trigram index or the
+// newest-first walk is cheaper depends on how common the term is, and a
+// cached statement's generic plan would pick one for every term.
+func listQuery(p Page) (string, []any) {
+	var args []any
+	if p.Query != "" {
+		args = append(args, pgx.QueryExecModeExec, "%"+likeEscaper.Replace(p.Query)+"%")
+	}
+	if p.After != nil {
+		args = append(args, p.After.CreatedAt, p.After.ID)
+	}
+	args = append(args, p.Limit+1)
+	return listSQL(p.Query != "", p.After != nil), args
 }
 
 // likeEscaper makes a string match itself literally in a LIKE pattern,
@@ -210,6 +221,7 @@ func scanItem(row pgx.CollectableRow) (Item, error) {
 
 // IsUnavailable reports whether err means the database could not be reached
 // (as opposed to a bad query), so callers can answer 503 instead of 500.
+// Timeouts count as unavailable too; TimeoutReason tells them apart.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
