@@ -32,6 +32,9 @@ type Deps struct {
 	TrustedOrigins []string
 	// Events counts business events (telemetry); nil counts nothing.
 	Events Events
+	// DatabaseTimeout is the deadline of every request but the probes and
+	// assets, the wait for a pool connection included; 0 sets none.
+	DatabaseTimeout time.Duration
 	// OnAuthRefusal counts refusals by reason (telemetry); may be nil.
 	OnAuthRefusal func(context.Context, auth.Reason)
 	Logger        *slog.Logger
@@ -53,14 +56,18 @@ type Events interface {
 	ItemUpdated(context.Context)
 	ItemDeleted(context.Context)
 	EditConflict(context.Context)
+	// DatabaseTimeout counts a request answered 503 database-timeout;
+	// reason is one of internal/items' Timeout constants.
+	DatabaseTimeout(ctx context.Context, reason string)
 }
 
 type noEvents struct{}
 
-func (noEvents) ItemCreated(context.Context)  {}
-func (noEvents) ItemUpdated(context.Context)  {}
-func (noEvents) ItemDeleted(context.Context)  {}
-func (noEvents) EditConflict(context.Context) {}
+func (noEvents) ItemCreated(context.Context)             {}
+func (noEvents) ItemUpdated(context.Context)             {}
+func (noEvents) ItemDeleted(context.Context)             {}
+func (noEvents) EditConflict(context.Context)            {}
+func (noEvents) DatabaseTimeout(context.Context, string) {}
 
 // server holds the dependencies and the page templates.
 type server struct {
@@ -86,6 +93,7 @@ func NewApp(d Deps) (http.Handler, error) {
 	// RecordRoute tells the telemetry middleware, further out, which route
 	// matched, so spans and metrics are named by pattern, not raw path.
 	var h http.Handler = telemetry.RecordRoute(routeErrors{mux: mux, s: s})
+	h = withDeadline(d.DatabaseTimeout, h)
 	h = auth.Middleware{Authn: s.Authn, Policy: d.Policy, Public: isPublic, Deny: s.deny,
 		Logger: s.Logger, OnRefusal: d.OnAuthRefusal}.Wrap(h)
 	// A forged cross-site write is refused before any identity is looked at.
