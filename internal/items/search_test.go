@@ -247,10 +247,10 @@ func TestSearchPlansAtScale(t *testing.T) {
 	for _, tc := range []struct {
 		term, index string
 	}{
-		{"quokk", "items_name_trgm"},      // 5 of 100,000 names
-		{"lamp", "items_newest_first"},    // a tenth of them
-		{"la", "items_newest_first"},      // no trigram: the walk
-		{"nowhere", "items_name_trgm"},    // none
+		{"quokk", "items_name_trgm"},       // 5 of 100,000 names
+		{"lamp", "items_newest_first"},     // a tenth of them
+		{"la", "items_newest_first"},       // no trigram: the walk
+		{"nowhere", "items_name_trgm"},     // none
 		{"oak lamp", "items_newest_first"}, // common, several words
 	} {
 		for _, after := range []*items.Cursor{nil, {CreatedAt: time.Now().Add(-time.Hour), ID: 99000}} {

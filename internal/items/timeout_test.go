@@ -58,7 +58,10 @@ func TestTimeoutReasons(t *testing.T) {
 			s := items.NewStore(tc.pool)
 			for _, call := range []func(context.Context) error{
 				func(ctx context.Context) error { _, _, err := s.List(ctx, items.Page{Limit: 20}); return err },
-				func(ctx context.Context) error { _, _, err := s.List(ctx, items.Page{Limit: 20, Query: "lamp"}); return err },
+				func(ctx context.Context) error {
+					_, _, err := s.List(ctx, items.Page{Limit: 20, Query: "lamp"})
+					return err
+				},
 				func(ctx context.Context) error { _, err := s.Get(ctx, 1); return err },
 				func(ctx context.Context) error { _, err := s.Create(ctx, items.Input{Name: "x"}, "alice"); return err },
 			} {

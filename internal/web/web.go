@@ -186,13 +186,21 @@ func isAPI(r *http.Request) bool {
 // the caller expects.
 func (s *server) deny(w http.ResponseWriter, r *http.Request, status int) {
 	if isAPI(r) {
-		if status == http.StatusUnauthorized {
+		switch status {
+		case http.StatusUnauthorized:
 			writeProblem(w, problem{Status: status, Type: "unauthenticated", Title: "Sign-in required",
 				Detail: "This request carries no accepted identity."})
-		} else {
+		case http.StatusServiceUnavailable:
+			writeProblem(w, problem{Status: status, Type: "sign-in-unavailable", Title: "Sign-in temporarily unavailable",
+				Detail: "Identities cannot be checked right now; try again shortly."})
+		default:
 			writeProblem(w, problem{Status: status, Type: "forbidden", Title: "Forbidden",
 				Detail: "Your account may not do this."})
 		}
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		s.errorPageWith(w, r, status, "Signing in is briefly unavailable. Please try again in a moment.")
 		return
 	}
 	s.errorPage(w, r, status)
