@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"example.com/example-function/internal/app"
 	"example.com/example-function/internal/config"
@@ -36,7 +35,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Database.MigrateTimeout)
 	defer cancel()
 	if err := database.Migrate(ctx, db.Pool); err != nil {
 		return err

@@ -90,24 +90,27 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	policy := authPolicy(cfg.Auth)
-	checker := health.NewChecker(db.Pool.Ping, cfg.Database.ConnectTimeout+time.Second, logger)
+	// A check also answers /readyz, which must answer within the request
+	// deadline (web.Deps.DatabaseTimeout).
+	checker := health.NewChecker(db.Pool.Ping, min(cfg.Database.ConnectTimeout+time.Second, cfg.Database.RequestTimeout), logger)
 	a := &App{
 		db:     db,
 		tel:    o.tel,
 		logger: logger,
 		Deps: web.Deps{
-			Items:          items.NewStore(db.Pool),
-			Health:         checker,
-			Authn:          authn,
-			Policy:         &policy,
-			TrustedOrigins: cfg.Auth.TrustedOrigins,
-			SignOutURL:     cfg.Auth.SignOutURL,
-			OnAuthRefusal:  func(ctx context.Context, r auth.Reason) { metrics.AuthRefused(ctx, string(r)) },
-			Events:         metrics,
-			Middleware:     mw,
-			Logger:         logger,
-			Build:          buildinfo.Get(),
-			Started:        time.Now(),
+			Items:           items.NewStore(db.Pool),
+			Health:          checker,
+			Authn:           authn,
+			Policy:          &policy,
+			TrustedOrigins:  cfg.Auth.TrustedOrigins,
+			SignOutURL:      cfg.Auth.SignOutURL,
+			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { metrics.AuthRefused(ctx, string(r)) },
+			Events:          metrics,
+			DatabaseTimeout: cfg.Database.RequestTimeout,
+			Middleware:      mw,
+			Logger:          logger,
+			Build:           buildinfo.Get(),
+			Started:         time.Now(),
 		},
 	}
 	// Background work outlives the start-up context; Close stops it.
@@ -123,19 +126,20 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...
 		})
 	}
 	if cfg.Database.Migrate {
-		a.wg.Go(func() { a.migrate(bg, checker) })
+		a.wg.Go(func() { a.migrate(bg, checker, cfg.Database.MigrateTimeout) })
 	} else {
 		checker.SetMigrated()
 	}
 	return a, nil
 }
 
-// migrate applies migrations, retrying with capped exponential backoff
-// until it succeeds or the app closes; /readyz stays 503 until then.
-func (a *App) migrate(ctx context.Context, checker *health.Checker) {
+// migrate applies migrations, each attempt bounded by timeout, retrying
+// with capped exponential backoff until it succeeds or the app closes;
+// /readyz stays 503 until then.
+func (a *App) migrate(ctx context.Context, checker *health.Checker, timeout time.Duration) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := database.Migrate(actx, a.db.Pool)
 		cancel()
 		if err == nil {
