@@ -19,7 +19,7 @@ LDFLAGS    = -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(C
 # fixed in Go 1.27). 100000 runs take 10 to 40 s per target here.
 FUZZTIME  ?= 100000x
 
-.PHONY: run test vet vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help
+.PHONY: run test vet vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench bench-scale clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -68,6 +68,9 @@ test-all: test vuln test-fuzz test-browser test-container ## everything CI runs
 
 bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
 	$(GO) run ./cmd/loadtest
+
+bench-scale: ## search, pages and inserts at 1,000,000 items, store and HTTP, vs the targets in docs/performance.md (minutes; not in CI)
+	$(GO) run ./tools/benchscale
 
 clean-data: ## delete the local PostgreSQL data of `make run`
 	rm -rf .data

@@ -265,3 +265,35 @@ func TestSearchPlansAtScale(t *testing.T) {
 		t.Fatalf("rare term: %d items, %v; want 5", len(list), err)
 	}
 }
+
+// Searches are never prepared and cached on a connection: after five
+// executions PostgreSQL may plan a cached statement once for every term,
+// and a few short-term searches (full walks) would then make every rare
+// term walk the whole table too (docs/performance.md has the figure).
+// Pages without a search are cached as before.
+func TestSearchesAreNotCachedStatements(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	pool := newPool(t, migratedURL(t)+"&pool_max_conns=1", nil)
+	s := items.NewStore(pool)
+	for _, p := range []items.Page{{Limit: 20}, {Limit: 20, Query: "zq"}, {Limit: 20, Query: "lamp"},
+		{Limit: 20, Query: "zq", After: &items.Cursor{CreatedAt: time.Now(), ID: 1}}} {
+		for range 6 {
+			if _, _, err := s.List(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// One connection: this query runs where the searches ran (and is not
+	// prepared itself).
+	var searches, pages int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE statement LIKE '%ILIKE%'),
+		count(*) FILTER (WHERE statement LIKE '%FROM items ORDER BY created_at DESC%') FROM pg_prepared_statements`,
+		pgx.QueryExecModeSimpleProtocol).Scan(&searches, &pages); err != nil {
+		t.Fatal(err)
+	}
+	if searches != 0 || pages != 1 {
+		t.Fatalf("prepared on the connection: %d search statements (want 0), %d page statements (want 1)", searches, pages)
+	}
+}
