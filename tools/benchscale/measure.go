@@ -61,6 +61,9 @@ func plan(ctx context.Context, db *database.DB, store *items.Store, load loadInf
 		search("search, specific name", load.Specific, searchTarget),
 		search("search, common term", "lamp", searchTarget),
 		search("search, two common words", "brass lamp", searchTarget),
+		search("search, uncommon term (0.1 %)", "heirloom", searchTarget),
+		search("search, two words (0.8 %)", "walnut clock", searchTarget),
+		search("search, term only among the oldest 5 % of rows", "legacy", 0),
 		{
 			Name: "first page", Target: pageTarget,
 			store: timed(func(ctx context.Context, _ int) error {
