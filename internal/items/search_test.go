@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode"
@@ -157,14 +158,26 @@ func TestSearchThroughTheIndexMatchesTheWalk(t *testing.T) {
 		}
 	}
 
+	// Stores whose search steps are bounded so tightly that 300 names
+	// reach every step: the short walk, the long walk, the index with and
+	// without its cap, and the last, unbounded query.
+	recorder := &recordingDB{DB: walked}
+	stepped := map[string]*items.Store{
+		"default limits":         store,
+		"index only (planner)":   indexed,
+		"tiny walks, small cap":  items.NewStoreWithSearchLimits(recorder, 4, 12, 5),
+		"one-row walks, cap one": items.NewStoreWithSearchLimits(recorder, 1, 3, 1),
+		"walks only":             items.NewStoreWithSearchLimits(recorder, 50, 1000, 1),
+		"index answers all":      items.NewStoreWithSearchLimits(recorder, 1, 2, 1000),
+	}
+
 	var matched int
 	for _, q := range queries {
 		want := walk(q)
-		if got := search(indexed, q); !slices.Equal(got, want) {
-			t.Errorf("search %q through the index = %v, the walk found %v", q, got, want)
-		}
-		if got := search(store, q); !slices.Equal(got, want) {
-			t.Errorf("search %q by the planner's choice = %v, the walk found %v", q, got, want)
+		for name, s := range stepped {
+			if got := search(s, q); !slices.Equal(got, want) {
+				t.Errorf("search %q (%s) = %v, the walk found %v", q, name, got, want)
+			}
 		}
 		if len(want) > 0 {
 			matched++
@@ -186,6 +199,17 @@ func TestSearchThroughTheIndexMatchesTheWalk(t *testing.T) {
 	if matched < len(queries)/2 {
 		t.Fatalf("only %d of %d queries matched anything: the corpus does not exercise the search", matched, len(queries))
 	}
+	for _, stmt := range []string{items.WalkSQL(false), items.WalkSQL(true), items.IndexSQL(false), items.IndexSQL(true)} {
+		if recorder.count(stmt) == 0 {
+			t.Errorf("no search ran %.60s...", stmt)
+		}
+	}
+	for _, after := range []bool{false, true} {
+		sql, _ := items.ListQuery(items.Page{Query: "x", After: map[bool]*items.Cursor{true: {}}[after]})
+		if recorder.count(sql) == 0 {
+			t.Errorf("no search reached the last step (cursor %v)", after)
+		}
+	}
 
 	// The indexed store really reads the trigram index for long terms.
 	if plan := explain(t, indexed, items.Page{Limit: 3, Query: "Straße"}); !strings.Contains(plan, `"Index Name": "items_name_trgm"`) {
@@ -202,6 +226,12 @@ func isASCII(s string) bool {
 func explain(t *testing.T, s *items.Store, p items.Page) string {
 	t.Helper()
 	sql, args := items.ListQuery(p)
+	return explainSQL(t, s, sql, args)
+}
+
+// explainSQL returns the JSON plan of sql with args.
+func explainSQL(t *testing.T, s *items.Store, sql string, args []any) string {
+	t.Helper()
 	var plan []map[string]any
 	if err := s.DB().QueryRow(t.Context(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
 		t.Fatal(err)
@@ -260,6 +290,25 @@ func TestSearchPlansAtScale(t *testing.T) {
 			}
 		}
 	}
+	// The bounded steps: the walks read the newest-first index whatever the
+	// term, the index step reads the trigram index for a rare one.
+	for _, term := range []string{"quokk", "lamp", "oak lamp"} {
+		for _, after := range []bool{false, true} {
+			p := items.Page{Limit: 20, Query: term}
+			if after {
+				p.After = &items.Cursor{CreatedAt: time.Now().Add(-time.Hour), ID: 99000}
+			}
+			steps := map[string]string{items.WalkSQL(after): "items_newest_first"}
+			if term == "quokk" {
+				steps[items.IndexSQL(after)] = "items_name_trgm"
+			}
+			for sql, index := range steps {
+				if plan := explainSQL(t, s, sql, items.SearchArgs(p, 1000)); !strings.Contains(plan, `"Index Name": "`+index+`"`) {
+					t.Errorf("step %.30s... for %q (cursor %v) does not use %s:\n%s", sql, term, after, index, plan)
+				}
+			}
+		}
+	}
 	list, _, err := s.List(ctx, items.Page{Limit: 21, Query: "QUOKK"})
 	if err != nil || len(list) != 5 {
 		t.Fatalf("rare term: %d items, %v; want 5", len(list), err)
@@ -296,4 +345,27 @@ func TestSearchesAreNotCachedStatements(t *testing.T) {
 	if searches != 0 || pages != 1 {
 		t.Fatalf("prepared on the connection: %d search statements (want 0), %d page statements (want 1)", searches, pages)
 	}
+}
+
+// recordingDB counts the statements run through it on a real pool.
+type recordingDB struct {
+	items.DB
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (r *recordingDB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	r.mu.Lock()
+	if r.runs == nil {
+		r.runs = map[string]int{}
+	}
+	r.runs[sql]++
+	r.mu.Unlock()
+	return r.DB.Query(ctx, sql, args...)
+}
+
+func (r *recordingDB) count(sql string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs[sql]
 }

@@ -18,11 +18,12 @@ type DB interface {
 
 // Store reads and writes items in PostgreSQL.
 type Store struct {
-	db DB
+	db     DB
+	search searchLimits
 }
 
 // NewStore returns a store on db.
-func NewStore(db DB) *Store { return &Store{db: db} }
+func NewStore(db DB) *Store { return &Store{db: db, search: defaultSearchLimits} }
 
 const columns = `id, name, description, created_by, created_at, updated_by, updated_at, version`
 
@@ -43,19 +44,24 @@ const MaxQueryLen = MaxNameLen
 // page when there is one.
 //
 // Pages are keyset-paginated newest first, searches included, so they stay
-// stable while items are added. A search is answered from the trigram index
-// on name (pg_trgm) when its term has three characters or more; shorter
-// terms have no trigram and walk the newest-first index instead, so their
-// cost grows with the rows passed before a page fills (docs/performance.md).
+// stable while items are added. A search term of three characters or more
+// is answered by a bounded walk of the newest rows or by the trigram index
+// on name (pg_trgm), whichever finds the page first (searchPage); a shorter
+// term holds no trigram and walks the newest-first index, so its cost grows
+// with the rows passed before a page fills (docs/performance.md).
 func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
-	sql, args := listQuery(p)
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list items: %w", err)
+	var (
+		list []Item
+		err  error
+	)
+	if p.Query != "" && indexable(p.Query) {
+		list, err = s.searchPage(ctx, p)
+	} else {
+		sql, args := listQuery(p)
+		list, err = s.collect(ctx, sql, args)
 	}
-	list, err := pgx.CollectRows(rows, scanItem)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list items: %w", err)
+		return nil, nil, err
 	}
 	if len(list) <= p.Limit {
 		return list, nil, nil
