@@ -205,6 +205,11 @@ func TestStalledDatabaseAnswers503InTime(t *testing.T) {
 		t.Errorf("/readyz during the stall: %d after %s (%v)", ans.status, ans.took, ans.requestErr)
 	}
 
+	var slowest time.Duration
+	for _, ans := range answers {
+		slowest = max(slowest, ans.took)
+	}
+	t.Logf("%d requests under the lock, all answered within %s (deadline %s)", len(answers), slowest, deadline)
 	for name, ans := range answers {
 		if ans.requestErr != nil {
 			t.Errorf("%s: %v", name, ans.requestErr)
@@ -228,6 +233,7 @@ func TestStalledDatabaseAnswers503InTime(t *testing.T) {
 	}
 
 	counted := a.timeouts(t)
+	t.Logf("counted by reason: %v", counted)
 	var total int64
 	for reason, n := range counted {
 		if reason == "" {
