@@ -61,7 +61,7 @@ func (s *Store) searchPage(ctx context.Context, p Page) ([]Item, error) {
 	return s.collect(ctx, sql, args)
 }
 
-// searchWalk filters the newest rows rows after the cursor.
+// searchWalk filters the newest `rows` rows after the cursor.
 func (s *Store) searchWalk(ctx context.Context, p Page, rows int) ([]Item, error) {
 	return s.collect(ctx, walkSQL(p.After != nil), searchArgs(p, rows))
 }
