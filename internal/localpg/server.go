@@ -43,6 +43,9 @@ type Options struct {
 	Durable bool
 	// Log receives the server's output; nil discards it.
 	Log func(line string)
+	// Settings are extra server settings (postgres -c NAME=VALUE), e.g.
+	// shared_buffers for a benchmark.
+	Settings map[string]string
 }
 
 // Server is a running PostgreSQL server.
@@ -148,7 +151,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 				return nil, err
 			}
 		}
-		err = s.start(ctx, cred, opts.Durable)
+		err = s.start(ctx, cred, opts.Durable, opts.Settings)
 		if err == nil {
 			return s, nil
 		}
@@ -169,7 +172,7 @@ func (s *Server) initdb(ctx context.Context, cred *syscall.Credential) error {
 	return nil
 }
 
-func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bool) error {
+func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bool, settings map[string]string) error {
 	args := []string{
 		"-D", s.dataDir,
 		"-p", strconv.Itoa(s.port),
@@ -179,6 +182,14 @@ func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bo
 	}
 	if !durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	names := make([]string, 0, len(settings))
+	for k := range settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		args = append(args, "-c", k+"="+settings[k])
 	}
 	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
