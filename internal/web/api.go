@@ -301,7 +301,7 @@ func writeBody(w http.ResponseWriter, status int, contentType []string, body []b
 // writeHTML sends a complete, uncacheable HTML page with the policies that
 // only apply to documents.
 func writeHTML(w http.ResponseWriter, status int, page []byte) error {
-	auth.SetDocumentHeaders(w.Header())
+	setDocumentHeaders(w.Header())
 	return writeBody(w, status, htmlType, page)
 }
 

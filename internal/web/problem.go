@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/items"
 )
 
@@ -75,7 +74,7 @@ func (s *site) apiError(w http.ResponseWriter, r *http.Request, err error) {
 // InternalError answers a request whose handler panicked (the telemetry
 // middleware recovers and logs it): a generic 500 that reveals nothing.
 func InternalError(w http.ResponseWriter, r *http.Request) {
-	auth.SetSecurityHeaders(w.Header(), r)
+	setSecurityHeaders(w.Header(), r)
 	if isAPI(r) {
 		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
 			Detail: "Something went wrong on our side; it has been logged."})

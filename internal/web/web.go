@@ -99,8 +99,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 // chain is the one middleware chain every request but a probe passes,
 // outermost first.
 func (s *site) chain(routes http.Handler) (http.Handler, error) {
-	crossOrigin, err := auth.CrossOrigin{TrustedOrigins: s.TrustedOrigins, Deny: s.denyCrossOrigin,
-		Logger: s.Logger, OnRefusal: s.OnAuthRefusal}.Middleware()
+	crossOrigin, err := s.crossOrigin()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +107,7 @@ func (s *site) chain(routes http.Handler) (http.Handler, error) {
 		// Recover panics; trace, measure and log the request.
 		s.Observe,
 		// The site's browser policy, on every answer, refusals included.
-		auth.SecurityHeaders,
+		browserPolicy,
 		// Refuse a forged cross-site write before any identity is looked at.
 		crossOrigin,
 		// Who is calling, and may they (401, 403).
@@ -125,7 +124,7 @@ func (s *site) chain(routes http.Handler) (http.Handler, error) {
 // probeChain is the thin chain of the probes: measured but not traced or
 // logged, no identity (Cloud Run and uptime checks call every few seconds).
 func (s *site) probeChain(routes http.Handler) http.Handler {
-	return wrap(routes, s.ObserveProbes, auth.SecurityHeaders, telemetry.RecordRoute)
+	return wrap(routes, s.ObserveProbes, browserPolicy, telemetry.RecordRoute)
 }
 
 // wrap puts h behind the middleware, the first outermost; nil links are
