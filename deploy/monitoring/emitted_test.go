@@ -12,6 +12,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/telemetry"
 )
@@ -88,7 +89,11 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 	if err := tel.RecordPoolStats(pool); err != nil {
 		t.Fatal(err)
 	}
-	am, err := tel.NewAppMetrics()
+	am, err := items.NewMetrics(tel.MeterProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals, err := tel.NewAuthRefusals()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +111,7 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 		am.ItemUpdated(r.Context())
 		am.ItemDeleted(r.Context())
 		am.EditConflict(r.Context())
-		am.AuthRefused(r.Context(), "missing")
+		refusals.Count(r.Context(), "missing")
 	})
 	mw(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil))
 

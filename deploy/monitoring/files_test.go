@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 )
 
@@ -178,7 +179,7 @@ func TestMonitoringFiles(t *testing.T) {
 		p(telemetry.MetricPoolIdle, "gauge"),
 		p(telemetry.MetricPoolTotal, "gauge"),
 		p(telemetry.MetricPoolAcquireWait, "counter"),
-		p(telemetry.MetricItemsCreated, "counter"),
+		p(items.MetricCreated, "counter"),
 		p(telemetry.MetricAuthRefusals, "counter"),
 	} {
 		if !slices.Contains(dashTypes, want) {

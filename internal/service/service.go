@@ -142,7 +142,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 			Policy:          &policy,
 			TrustedOrigins:  cfg.Auth.TrustedOrigins,
 			SignOutURL:      cfg.Auth.SignOutURL,
-			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { obs.metrics.AuthRefused(ctx, string(r)) },
+			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { obs.refusals.Count(ctx, string(r)) },
 			Events:          obs.metrics,
 			DatabaseTimeout: cfg.Database.RequestTimeout,
 			Observe:         obs.requests,

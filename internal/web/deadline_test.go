@@ -72,7 +72,7 @@ func newStallApp(t *testing.T, d, serverTimeout time.Duration, maxConns int, via
 	}
 	a.reader = sdkmetric.NewManualReader()
 	tel := &telemetry.Telemetry{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(a.reader))}
-	metrics, err := tel.NewAppMetrics()
+	metrics, err := items.NewMetrics(tel.MeterProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,11 +426,11 @@ func (a *stallApp) timeouts(t *testing.T) map[string]int64 {
 	out := map[string]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != telemetry.MetricDBTimeouts {
+			if m.Name != items.MetricDBTimeouts {
 				continue
 			}
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, _ := p.Attributes.Value(telemetry.AttrTimeoutReason)
+				v, _ := p.Attributes.Value(items.AttrTimeoutReason)
 				out[v.AsString()] += p.Value
 			}
 		}

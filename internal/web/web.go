@@ -50,7 +50,7 @@ type Deps struct {
 }
 
 // Events receives the business events the handlers see;
-// *telemetry.AppMetrics implements it.
+// *items.Metrics implements it.
 type Events interface {
 	ItemCreated(context.Context)
 	ItemUpdated(context.Context)
