@@ -147,6 +147,12 @@ func TestCheckRefusesBreaches(t *testing.T) {
 			want: "document the route",
 		},
 		{
+			name: "HEAD of an unknown path answered 200", method: "HEAD", target: "/api/widgets",
+			bad:  answer(200, "application/json", `{}`),
+			good: answer(404, contract.ProblemType, problem(404, "not-found")),
+			want: "document the route",
+		},
+		{
 			name: "405 without Allow", method: "PATCH", target: "/api/items",
 			bad:  answer(405, contract.ProblemType, problem(405, "method-not-allowed")),
 			good: answer(405, contract.ProblemType, problem(405, "method-not-allowed"), "Allow", "GET, HEAD, POST"),
