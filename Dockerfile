@@ -39,9 +39,9 @@ ARG COMMIT=unknown
 LABEL org.opencontainers.image.title="example-function" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${COMMIT}"
-# Only the server: it applies migrations itself at start (DB_MIGRATE), and
-# cloudbuild.yaml runs cmd/migrate as a build step. Adding the migrate binary
-# (about 26 MB stripped) would push the image past its 40 MB budget.
+# Only the server: `server migrate` is the release's migration job (a Cloud
+# Run job of this same image), and locally the server can migrate at start
+# (DB_MIGRATE).
 COPY --from=build /out/server /usr/local/bin/server
 USER 65532:65532
 ENV PORT=8080

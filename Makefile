@@ -59,21 +59,21 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-build: ## build the server, framework main and migration tool into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/server ./cmd/functions ./cmd/migrate
+build: ## build the server (which also migrates: server migrate) and the framework main into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/server ./cmd/functions
 
 test-fuzz: ## run each fuzz target for FUZZTIME (default 100000x: executions)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGroups$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzProxyHeaders$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifyToken$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 
-test-container: ## build the image with podman/buildah and test it (see deploy/README in the README)
+test-container: ## build the image with podman/buildah and test it (docs/deploy.md#docker-compose)
 	bash .ci/container-test.sh
 
 test-browser: ## browser end-to-end tests: headless Chromium against the real server (needs chromium)
 	$(GO) test -race -tags browser -count=1 ./e2e/
 
-screenshots: ## refresh the README's screenshots in docs/screenshots (needs chromium)
+screenshots: ## refresh docs/screenshots, shown in README.md and docs/front-end.md (needs chromium)
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -tags browser -count=1 -run '^TestBrowserScreenshots$$' ./e2e/
 
 assets: ## rebuild internal/web/static after changing internal/web/assets/src
@@ -100,8 +100,8 @@ test-frontend: $(NODE_TOOLS)/node_modules/.package-lock.json ## the API contract
 
 test-all: test lint vuln test-fuzz test-browser test-container test-frontend ## everything CI runs
 
-bench: ## load-test /healthz and /api/items against bare baselines (needs wrk)
-	$(GO) run ./cmd/loadtest
+bench: ## load-test /healthz and /api/items against bare baselines (needs wrk; tools/loadtest/README.md)
+	$(GO) run ./tools/loadtest
 
 clean-data: ## delete the local PostgreSQL data of `make run`
 	rm -rf .data

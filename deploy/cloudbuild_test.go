@@ -163,7 +163,7 @@ func TestCloudBuildOrder(t *testing.T) {
 	b, _ := loadBuild(t)
 
 	test := step(t, b, "test").GetScript()
-	for _, cmd := range []string{"go vet ./...", "go test -race ./...", "CI=true", "shellcheck", "docker-compose", "postgresql"} {
+	for _, cmd := range []string{"go vet ./...", "go test -race ./...", "CI=true"} {
 		if !strings.Contains(test, cmd) {
 			t.Errorf("test step lacks %q: it must run the whole suite as CI does, skipping nothing", cmd)
 		}
@@ -177,29 +177,34 @@ func TestCloudBuildOrder(t *testing.T) {
 		t.Error("the PostgreSQL service container is not on the cloudbuild network")
 	}
 
-	migrate := step(t, b, "migrate")
-	if !strings.Contains(migrate.GetScript(), "./cmd/migrate") || !slices.Contains(migrate.GetSecretEnv(), "DB_PASSWORD") {
-		t.Error("migrate step does not run cmd/migrate with DB_PASSWORD from Secret Manager")
-	}
-	for _, sec := range b.GetAvailableSecrets().GetSecretManager() {
-		if sec.GetEnv() == "DB_PASSWORD" && !strings.Contains(sec.GetVersionName(), "${_DB_PASSWORD_SECRET}") {
-			t.Errorf("DB_PASSWORD comes from %q, not from ${_DB_PASSWORD_SECRET}", sec.GetVersionName())
+	// Migrations are a Cloud Run job of the pushed image, not a build step.
+	migrate := step(t, b, "migrate").GetScript()
+	for _, want := range []string{"gcloud run jobs deploy", "--args=migrate", "--execute-now", "--wait",
+		"DB_PASSWORD=${_DB_OWNER_PASSWORD_SECRET}:latest", "DB_APP_ROLE=${_DB_USER}"} {
+		if !strings.Contains(migrate, want) {
+			t.Errorf("migrate step lacks %q: it must run `server migrate` as a Cloud Run job, as the owner", want)
 		}
+	}
+	if strings.Contains(migrate, "go run") || len(b.GetAvailableSecrets().GetSecretManager()) != 0 {
+		t.Error("the build itself must not reach the database: no go run, no database secrets in the build")
 	}
 
 	deploy := step(t, b, "deploy").GetScript()
-	if !strings.Contains(deploy, "--no-traffic") || !strings.Contains(deploy, "--tag=candidate") {
-		t.Error("deploy must be --no-traffic with a revision tag, so the smoke test reaches only the new revision")
+	for _, want := range []string{"--no-traffic", `--tag="build-${BUILD_ID:0:8}"`, `--revision-suffix="${COMMIT_SHA:0:7}-${BUILD_ID:0:8}"`} {
+		if !strings.Contains(deploy, want) {
+			t.Errorf("deploy lacks %s: the candidate gets no traffic, a name fixed by this build and a tag of its own", want)
+		}
 	}
 	smoke := step(t, b, "smoke").GetScript()
-	for _, want := range []string{"print-identity-token", "/healthz", "candidate", "TAG_NAME"} {
+	for _, want := range []string{"print-identity-token", "--impersonate-service-account", "/healthz", "/readyz", "candidate", "TAG_NAME"} {
 		if !strings.Contains(smoke, want) {
 			t.Errorf("smoke step does not mention %q", want)
 		}
 	}
-	if !strings.Contains(step(t, b, "promote").GetScript(), "update-traffic") ||
-		!strings.Contains(step(t, b, "promote").GetScript(), "--to-latest") {
-		t.Error("promote step does not shift traffic with update-traffic --to-latest")
+	promote := step(t, b, "promote").GetScript()
+	if !strings.Contains(promote, "update-traffic") || !strings.Contains(promote, `--to-revisions="${revision}=100"`) ||
+		!strings.Contains(promote, `revision="${_SERVICE}-${COMMIT_SHA:0:7}-${BUILD_ID:0:8}"`) {
+		t.Error("promote step does not shift traffic to this build's revision by name (update-traffic --to-revisions=REV=100)")
 	}
 
 	order := [][2]string{
@@ -212,11 +217,13 @@ func TestCloudBuildOrder(t *testing.T) {
 			t.Errorf("step %q does not wait for %q", o[0], o[1])
 		}
 	}
-	// Only the promote step may move traffic.
+	// Only the promote step may move traffic, and never to "latest".
 	for _, s := range b.GetSteps() {
-		if s.GetId() != "promote" && (strings.Contains(s.GetScript(), "update-traffic") ||
-			strings.Contains(s.GetScript(), "--to-latest")) {
+		if s.GetId() != "promote" && strings.Contains(s.GetScript(), "update-traffic") {
 			t.Errorf("step %q moves traffic; only promote (after smoke) may", s.GetId())
+		}
+		if strings.Contains(s.GetScript(), "--to-latest") {
+			t.Errorf("step %q sends traffic to the latest revision, which a later build may have replaced", s.GetId())
 		}
 	}
 	// The order check itself must see a violation.

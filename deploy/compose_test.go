@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,8 @@ func TestComposeConfig(t *testing.T) {
 				Context    string `json:"context"`
 				Dockerfile string `json:"dockerfile"`
 			} `json:"build"`
+			Image       string                                `json:"image"`
+			Command     []string                              `json:"command"`
 			Environment map[string]string                     `json:"environment"`
 			DependsOn   map[string]struct{ Condition string } `json:"depends_on"`
 			Healthcheck struct{ Test []string }               `json:"healthcheck"`
@@ -36,7 +39,7 @@ func TestComposeConfig(t *testing.T) {
 	if err := yaml.Unmarshal(out, &cfg); err != nil {
 		t.Fatalf("docker-compose config output: %v\n%s", err, out)
 	}
-	app, db := cfg.Services["app"], cfg.Services["db"]
+	app, db, migrate := cfg.Services["app"], cfg.Services["db"], cfg.Services["migrate"]
 	if app.Build.Context != repoRoot(t) {
 		t.Errorf("app is built from %q, want the repository root (the Dockerfile Cloud Build uses)", app.Build.Context)
 	}
@@ -46,10 +49,34 @@ func TestComposeConfig(t *testing.T) {
 	if app.Environment["AUTH_MODE"] != "dev" || app.Environment["DEV_USER"] == "" {
 		t.Errorf("app does not run with the dev identity: %v", app.Environment)
 	}
-	if app.DependsOn["db"].Condition != "service_healthy" {
-		t.Errorf("app does not wait for a healthy db: %+v", app.DependsOn)
+	// Two roles, as in production: the same image migrates as the owner,
+	// then the app runs as a role of its own without migrating.
+	if migrate.Image != app.Image || len(migrate.Command) != 1 || migrate.Command[0] != "migrate" {
+		t.Errorf("migrate service is not `server migrate` of the app's image: %+v", migrate)
+	}
+	if migrate.DependsOn["db"].Condition != "service_healthy" {
+		t.Errorf("migrate does not wait for a healthy db: %+v", migrate.DependsOn)
+	}
+	if app.DependsOn["migrate"].Condition != "service_completed_successfully" {
+		t.Errorf("app does not wait for the migrations to succeed: %+v", app.DependsOn)
+	}
+	appUser, ownerUser := urlUser(app.Environment["DATABASE_URL"]), urlUser(migrate.Environment["DATABASE_URL"])
+	if appUser == "" || appUser == ownerUser || migrate.Environment["DB_APP_ROLE"] != appUser {
+		t.Errorf("app connects as %q, migrate as %q granting DB_APP_ROLE=%q: want the app role, distinct from the owner",
+			appUser, ownerUser, migrate.Environment["DB_APP_ROLE"])
+	}
+	if app.Environment["DB_MIGRATE"] != "false" {
+		t.Errorf("app DB_MIGRATE=%q: the app role cannot migrate; the migrate service does", app.Environment["DB_MIGRATE"])
 	}
 	if len(db.Healthcheck.Test) == 0 {
 		t.Error("db has no healthcheck")
 	}
+}
+
+func urlUser(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	return u.User.Username()
 }

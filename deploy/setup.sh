@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One-time setup of a Google Cloud project for example-function: APIs, Artifact
-# Registry, Cloud SQL (PostgreSQL), the database password in Secret Manager, a
-# runtime and a build service account with least-privilege roles, and the
-# Cloud Build trigger that releases every pushed tag v* (cloudbuild.yaml).
+# Registry, Cloud SQL (PostgreSQL) with two database users (the owner that
+# migrates, the app role the service runs as) and their passwords in Secret
+# Manager, a runtime, a migration-job and a build service account with
+# least-privilege roles, and the Cloud Build trigger that releases every
+# pushed tag v* (cloudbuild.yaml).
 #
 # Idempotent: every resource is looked up first and created only when missing,
 # so a re-run after a failure (or after authorizing GitHub) carries on.
@@ -15,9 +17,11 @@
 # substitutions in cloudbuild.yaml):
 #   REGION=us-central1 SERVICE=example-function REPOSITORY=example-function
 #   RUNTIME_SA=example-function-run BUILD_SA=example-function-build
+#   MIGRATE_SA=example-function-migrate
 #   SQL_INSTANCE=example-function SQL_VERSION=POSTGRES_17 SQL_TIER=db-f1-micro
-#   SQL_EDITION=ENTERPRISE DB_NAME=app DB_USER=app
+#   SQL_EDITION=ENTERPRISE DB_NAME=app DB_USER=app DB_OWNER=app_owner
 #   DB_PASSWORD_SECRET=example-function-db-password
+#   DB_OWNER_PASSWORD_SECRET=example-function-db-owner-password
 #   GITHUB_CONNECTION=github TRIGGER_NAME=example-function-release TAG_PATTERN='^v.*$'
 set -euo pipefail
 
@@ -28,13 +32,16 @@ SERVICE=${SERVICE:-example-function}
 REPOSITORY=${REPOSITORY:-example-function}
 RUNTIME_SA=${RUNTIME_SA:-example-function-run}
 BUILD_SA=${BUILD_SA:-example-function-build}
+MIGRATE_SA=${MIGRATE_SA:-example-function-migrate}
 SQL_INSTANCE=${SQL_INSTANCE:-example-function}
 SQL_VERSION=${SQL_VERSION:-POSTGRES_17}
 SQL_TIER=${SQL_TIER:-db-f1-micro}
 SQL_EDITION=${SQL_EDITION:-ENTERPRISE}
 DB_NAME=${DB_NAME:-app}
 DB_USER=${DB_USER:-app}
+DB_OWNER=${DB_OWNER:-app_owner}
 DB_PASSWORD_SECRET=${DB_PASSWORD_SECRET:-example-function-db-password}
+DB_OWNER_PASSWORD_SECRET=${DB_OWNER_PASSWORD_SECRET:-example-function-db-owner-password}
 GITHUB=${GITHUB:-}
 GITHUB_CONNECTION=${GITHUB_CONNECTION:-github}
 TRIGGER_NAME=${TRIGGER_NAME:-example-function-release}
@@ -67,6 +74,7 @@ fi
 
 RUNTIME_EMAIL="$RUNTIME_SA@$PROJECT_ID.iam.gserviceaccount.com"
 BUILD_EMAIL="$BUILD_SA@$PROJECT_ID.iam.gserviceaccount.com"
+MIGRATE_EMAIL="$MIGRATE_SA@$PROJECT_ID.iam.gserviceaccount.com"
 
 # change runs a command that changes the project, or only prints it in a dry run.
 change() {
@@ -104,7 +112,7 @@ else
 fi
 
 step "Service accounts"
-for sa in "$RUNTIME_SA" "$BUILD_SA"; do
+for sa in "$RUNTIME_SA" "$BUILD_SA" "$MIGRATE_SA"; do
   if exists gcloud iam service-accounts describe "$sa@$PROJECT_ID.iam.gserviceaccount.com" --project="$PROJECT_ID"; then
     echo "$sa exists"
   else
@@ -127,28 +135,33 @@ else
   change gcloud sql databases create "$DB_NAME" --instance="$SQL_INSTANCE" --project="$PROJECT_ID"
 fi
 
-step "Database password in Secret Manager ($DB_PASSWORD_SECRET)"
-if exists gcloud secrets describe "$DB_PASSWORD_SECRET" --project="$PROJECT_ID"; then
-  echo "exists"
-elif $DRY_RUN; then
-  echo "would create secret $DB_PASSWORD_SECRET holding a new random password"
-else
-  # The password goes from /dev/urandom to Secret Manager on stdin: it is never
-  # printed, never in argv of this step, never on disk.
-  head -c 32 /dev/urandom | base64 | tr -d '/+=\n' |
-    change gcloud secrets create "$DB_PASSWORD_SECRET" --project="$PROJECT_ID" \
-      --replication-policy=automatic --data-file=-
-fi
-if exists gcloud sql users describe "$DB_USER" --instance="$SQL_INSTANCE" --project="$PROJECT_ID"; then
-  echo "database user $DB_USER exists"
-elif $DRY_RUN; then
-  echo "would create database user $DB_USER with the password from $DB_PASSWORD_SECRET"
-else
-  password=$(gcloud secrets versions access latest --secret="$DB_PASSWORD_SECRET" --project="$PROJECT_ID")
-  echo "+ gcloud sql users create $DB_USER --instance=$SQL_INSTANCE --password=(from $DB_PASSWORD_SECRET)"
-  gcloud sql users create "$DB_USER" --instance="$SQL_INSTANCE" --project="$PROJECT_ID" --password="$password"
-  unset password
-fi
+# Two database users: the owner runs the migrations (the Cloud Run job), the
+# app user is the service's and gets only row access from them (migration 2).
+# Each password goes from /dev/urandom to Secret Manager on stdin, and from
+# there to Cloud SQL in a flags file on stdin: never printed, never in argv.
+for pair in "$DB_USER:$DB_PASSWORD_SECRET" "$DB_OWNER:$DB_OWNER_PASSWORD_SECRET"; do
+  user=${pair%%:*} secret=${pair#*:}
+  step "Database user $user, its password in Secret Manager ($secret)"
+  if exists gcloud secrets describe "$secret" --project="$PROJECT_ID"; then
+    echo "secret exists"
+  elif $DRY_RUN; then
+    echo "would create secret $secret holding a new random password"
+  else
+    head -c 32 /dev/urandom | base64 | tr -d '/+=\n' |
+      change gcloud secrets create "$secret" --project="$PROJECT_ID" \
+        --replication-policy=automatic --data-file=-
+  fi
+  if exists gcloud sql users describe "$user" --instance="$SQL_INSTANCE" --project="$PROJECT_ID"; then
+    echo "database user $user exists"
+  elif $DRY_RUN; then
+    echo "would create database user $user with the password from $secret"
+  else
+    echo "+ gcloud sql users create $user --instance=$SQL_INSTANCE --flags-file=/dev/stdin (--password from $secret)"
+    gcloud secrets versions access latest --secret="$secret" --project="$PROJECT_ID" |
+      { IFS= read -r password; printf -- "--password: '%s'\n" "$password"; } |
+      gcloud sql users create "$user" --instance="$SQL_INSTANCE" --project="$PROJECT_ID" --flags-file=/dev/stdin
+  fi
+done
 
 step "Roles of the runtime service account $RUNTIME_EMAIL"
 # Project-level: connect to Cloud SQL, write logs, metrics and traces.
@@ -161,22 +174,34 @@ done
 change gcloud secrets add-iam-policy-binding "$DB_PASSWORD_SECRET" --project="$PROJECT_ID" \
   --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/secretmanager.secretAccessor --quiet
 
+step "Roles of the migration job's service account $MIGRATE_EMAIL"
+# Connect to Cloud SQL as the owner, write logs; read the owner's password only.
+for role in roles/cloudsql.client roles/logging.logWriter; do
+  change gcloud projects add-iam-policy-binding "$PROJECT_ID" \
+    --member="serviceAccount:$MIGRATE_EMAIL" --role="$role" --condition=None --quiet
+done
+change gcloud secrets add-iam-policy-binding "$DB_OWNER_PASSWORD_SECRET" --project="$PROJECT_ID" \
+  --member="serviceAccount:$MIGRATE_EMAIL" --role=roles/secretmanager.secretAccessor --quiet
+
 step "Roles of the build service account $BUILD_EMAIL"
-# Deploy the service (run.admin: the deploy also sets the service's IAM policy
-# for --[no-]allow-unauthenticated), write build logs, and reach Cloud SQL for
-# the migration step.
-for role in roles/run.admin roles/logging.logWriter roles/cloudsql.client; do
+# Deploy the service and the migration job (run.admin: the deploy also sets
+# the service's IAM policy for --[no-]allow-unauthenticated) and write build
+# logs. The build never connects to the database: the job does.
+for role in roles/run.admin roles/logging.logWriter; do
   change gcloud projects add-iam-policy-binding "$PROJECT_ID" \
     --member="serviceAccount:$BUILD_EMAIL" --role="$role" --condition=None --quiet
 done
-# Read the database password (migration step), push to this repository only,
-# act as the runtime account only.
-change gcloud secrets add-iam-policy-binding "$DB_PASSWORD_SECRET" --project="$PROJECT_ID" \
-  --member="serviceAccount:$BUILD_EMAIL" --role=roles/secretmanager.secretAccessor --quiet
+# Push to this repository only; act as the runtime and migration accounts
+# only; mint ID tokens for itself only (the smoke test's token, through
+# --impersonate-service-account: getOpenIdToken and nothing else).
 change gcloud artifacts repositories add-iam-policy-binding "$REPOSITORY" --project="$PROJECT_ID" \
   --location="$REGION" --member="serviceAccount:$BUILD_EMAIL" --role=roles/artifactregistry.writer --quiet
-change gcloud iam service-accounts add-iam-policy-binding "$RUNTIME_EMAIL" --project="$PROJECT_ID" \
-  --member="serviceAccount:$BUILD_EMAIL" --role=roles/iam.serviceAccountUser --quiet
+for sa in "$RUNTIME_EMAIL" "$MIGRATE_EMAIL"; do
+  change gcloud iam service-accounts add-iam-policy-binding "$sa" --project="$PROJECT_ID" \
+    --member="serviceAccount:$BUILD_EMAIL" --role=roles/iam.serviceAccountUser --quiet
+done
+change gcloud iam service-accounts add-iam-policy-binding "$BUILD_EMAIL" --project="$PROJECT_ID" \
+  --member="serviceAccount:$BUILD_EMAIL" --role=roles/iam.serviceAccountOpenIdTokenCreator --quiet
 
 step "Release trigger"
 if [[ -z "$GITHUB" ]]; then
@@ -216,7 +241,7 @@ else
         --repository="projects/$PROJECT_ID/locations/$REGION/connections/$GITHUB_CONNECTION/repositories/$repo" \
         --tag-pattern="$TAG_PATTERN" --build-config=cloudbuild.yaml \
         --service-account="projects/$PROJECT_ID/serviceAccounts/$BUILD_EMAIL" \
-        --substitutions="_REGION=$REGION,_REPOSITORY=$REPOSITORY,_SERVICE=$SERVICE,_RUNTIME_SA=$RUNTIME_SA,_SQL_INSTANCE=$SQL_INSTANCE,_DB_NAME=$DB_NAME,_DB_USER=$DB_USER,_DB_PASSWORD_SECRET=$DB_PASSWORD_SECRET"
+        --substitutions="_REGION=$REGION,_REPOSITORY=$REPOSITORY,_SERVICE=$SERVICE,_RUNTIME_SA=$RUNTIME_SA,_SQL_INSTANCE=$SQL_INSTANCE,_DB_NAME=$DB_NAME,_DB_USER=$DB_USER,_DB_PASSWORD_SECRET=$DB_PASSWORD_SECRET,_DB_OWNER=$DB_OWNER,_DB_OWNER_PASSWORD_SECRET=$DB_OWNER_PASSWORD_SECRET,_MIGRATE_SA=$MIGRATE_SA"
     fi
   fi
 fi

@@ -44,7 +44,10 @@ case "$verb" in
   describe) if [[ -f "$key" ]]; then cat "$key"; exit 0; fi; echo "NOT_FOUND: $key" >&2; exit 1 ;;
   create)
     mkdir -p "$STUB_DIR/state"; touch "$key"
-    for a in "$@"; do [[ "$a" == --data-file=- ]] && cat >"$key.stdin"; done
+    for a in "$@"; do
+      [[ "$a" == --data-file=- ]] && cat >"$key.stdin"
+      [[ "$a" == --flags-file=/dev/stdin ]] && cat >"$key.flags"
+    done
     exit 0 ;;
 esac
 exit 0
@@ -156,7 +159,21 @@ func TestSetupCreatesEverythingOnce(t *testing.T) {
 	r.want(t, "sql instances create example-function", p, "--region=us-central1", "--database-version=POSTGRES_17")
 	r.want(t, "sql databases create app", "--instance=example-function")
 	r.want(t, "secrets create example-function-db-password", "--data-file=-")
-	r.want(t, "sql users create app", "--instance=example-function", "--password=stub-password")
+	r.want(t, "secrets create example-function-db-owner-password", "--data-file=-")
+	// Both database users get their password from a flags file on stdin,
+	// never on the command line.
+	for _, user := range []string{"app", "app_owner"} {
+		r.want(t, "sql users create "+user, "--instance=example-function", "--flags-file=/dev/stdin")
+		flags, err := os.ReadFile(filepath.Join(r.dir, "state", "sql_users_"+user+".flags"))
+		if err != nil || string(flags) != "--password: 'stub-password'\n" {
+			t.Errorf("sql users create %s: flags file %q (%v), want the password from its secret", user, flags, err)
+		}
+	}
+	for _, c := range r.calls {
+		if slices.ContainsFunc(c, func(a string) bool { return strings.HasPrefix(a, "--password") || strings.Contains(a, "stub-password") }) {
+			t.Errorf("a password is on the command line: %q", c)
+		}
+	}
 
 	run := "serviceAccount:example-function-run@from-gcloud-config.iam.gserviceaccount.com"
 	build := "serviceAccount:example-function-build@from-gcloud-config.iam.gserviceaccount.com"
@@ -165,12 +182,31 @@ func TestSetupCreatesEverythingOnce(t *testing.T) {
 		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+run, "--role="+role)
 	}
 	r.want(t, "secrets add-iam-policy-binding example-function-db-password", "--member="+run, "--role=roles/secretmanager.secretAccessor")
-	for _, role := range []string{"roles/run.admin", "roles/logging.logWriter", "roles/cloudsql.client"} {
+	for _, role := range []string{"roles/run.admin", "roles/logging.logWriter"} {
 		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+build, "--role="+role)
 	}
 	r.want(t, "artifacts repositories add-iam-policy-binding example-function", "--member="+build, "--role=roles/artifactregistry.writer")
 	r.want(t, "iam service-accounts add-iam-policy-binding example-function-run@from-gcloud-config.iam.gserviceaccount.com",
 		"--member="+build, "--role=roles/iam.serviceAccountUser")
+	// The migration job's account: Cloud SQL and the owner's password only.
+	migrate := "serviceAccount:example-function-migrate@from-gcloud-config.iam.gserviceaccount.com"
+	r.want(t, "iam service-accounts create example-function-migrate", p)
+	r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+migrate, "--role=roles/cloudsql.client")
+	r.want(t, "secrets add-iam-policy-binding example-function-db-owner-password", "--member="+migrate, "--role=roles/secretmanager.secretAccessor")
+	r.want(t, "iam service-accounts add-iam-policy-binding example-function-migrate@from-gcloud-config.iam.gserviceaccount.com",
+		"--member="+build, "--role=roles/iam.serviceAccountUser")
+	// The smoke test's ID token: the build account mints it for itself.
+	r.want(t, "iam service-accounts add-iam-policy-binding example-function-build@from-gcloud-config.iam.gserviceaccount.com",
+		"--member="+build, "--role=roles/iam.serviceAccountOpenIdTokenCreator")
+	// The build never reaches the database: no Cloud SQL role, no password.
+	for _, c := range r.find("", "--member="+build) {
+		if slices.Contains(c, "--role=roles/cloudsql.client") || slices.Contains(c, "--role=roles/secretmanager.secretAccessor") {
+			t.Errorf("the build account gets database access: %q", c)
+		}
+	}
+	if len(r.find("secrets add-iam-policy-binding example-function-db-owner-password", "--member="+run)) != 0 {
+		t.Error("the runtime account may read the owner's password")
+	}
 	// Least privilege: neither account is an owner or editor of the project.
 	for _, c := range r.find("projects add-iam-policy-binding") {
 		if slices.Contains(c, "--role=roles/owner") || slices.Contains(c, "--role=roles/editor") {

@@ -19,13 +19,13 @@ import (
 )
 
 const (
-	// gonewVersion is the golang.org/x/tools release whose cmd/gonew the README
-	// tells people to run; keep the two in step.
+	// gonewVersion is the golang.org/x/tools release whose cmd/gonew
+	// README.md#start-a-new-project tells people to run; keep the two in step.
 	gonewVersion = "v0.52.0"
 	modulePath   = "example.com/example-function"
 )
 
-// TestTemplateRename does what the README tells a new team to do, offline:
+// TestTemplateRename does what README.md#start-a-new-project tells a new team to do, offline:
 // gonew copies this module under a new path from a module proxy, and the copy
 // builds. The proxy is a file:// directory holding a zip of this checkout
 // (tracked and untracked files, .gitignore respected) made with x/mod/zip,
@@ -89,7 +89,7 @@ func TestTemplateRename(t *testing.T) {
 	// gonew rewrites import paths only. Nothing else may name the template:
 	// a Makefile, Dockerfile or string constant that did would, in the copy,
 	// stamp no version or name its telemetry after the template. Docs (the
-	// README's gonew command) and this test's own constant are exempt.
+	// gonew command in README.md) and this test's own constant are exempt.
 	err = filepath.WalkDir(dst, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, "template_test.go") {
 			return err

@@ -120,7 +120,7 @@ func TestBrowserListPageBudget(t *testing.T) {
 
 // Screenshots of the list, item and conflict pages at desktop and phone
 // widths. They go to a temporary directory (logged), or to $SCREENSHOT_DIR:
-// `make screenshots` refreshes the README's docs/screenshots. (Pages show
+// `make screenshots` refreshes docs/screenshots (docs/front-end.md). (Pages show
 // the time of the run, so a default of docs/ would dirty every checkout.) Each page
 // is also checked by axe at that width: the phone layout is a layout too.
 func TestBrowserScreenshots(t *testing.T) {

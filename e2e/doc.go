@@ -5,5 +5,5 @@
 //
 //	go test -race -tags browser -count=1 ./e2e/
 //
-// See docs/readme/frontend.md for what they check.
+// See docs/front-end.md#browser-tests for what they check.
 package e2e

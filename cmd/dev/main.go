@@ -1,7 +1,8 @@
 // Command dev runs the service locally (`make run`). When neither
 // DATABASE_URL nor INSTANCE_CONNECTION_NAME is set it starts a PostgreSQL
 // server of its own, keeping data in .data/postgres so it survives restarts,
-// migrates it and adds a few sample items. Ctrl-C stops both.
+// migrates it as the owner role and adds a few sample items, then serves as
+// the app role (rows only), as production does. Ctrl-C stops both.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,16 +22,18 @@ import (
 	"example.com/example-function/function"
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/service"
 )
 
-// Local defaults: the dev identity and readable logs.
+// Local defaults: the dev identity, on the loopback interface only (every
+// caller is an editor), and readable logs.
 var devDefaults = map[string]string{
-	"AUTH_MODE":  "dev",
-	"DEV_USER":   "developer@example.com",
-	"DEV_GROUPS": "editors",
-	"LOG_FORMAT": "text",
+	"LISTEN_HOST": "127.0.0.1",
+	"AUTH_MODE":   "dev",
+	"DEV_USER":    "developer@example.com",
+	"DEV_GROUPS":  "editors",
+	"LOG_FORMAT":  "text",
 }
 
 func main() {
@@ -49,8 +53,8 @@ func run(ctx context.Context, stdout io.Writer) error {
 			dataDir = filepath.Join(".data", "postgres")
 		}
 		fmt.Fprintf(stdout, "dev: starting a local PostgreSQL (data in %s)\n", dataDir)
-		srv, err := pgtest.Start(ctx, pgtest.Options{DataDir: dataDir, Durable: true})
-		if errors.Is(err, pgtest.ErrNotInstalled) {
+		srv, err := localpg.Start(ctx, localpg.Options{DataDir: dataDir, Durable: true})
+		if errors.Is(err, localpg.ErrNotInstalled) {
 			return err
 		}
 		if err != nil {
@@ -68,6 +72,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 		env["DATABASE_URL"] = url
+		env["DB_MIGRATE"] = "false" // prepare migrated as the owner
 	}
 	lookup := func(name string) (string, bool) {
 		if v, ok := env[name]; ok {
@@ -82,35 +87,41 @@ func run(ctx context.Context, stdout io.Writer) error {
 	return service.Run(ctx, lookup, stdout, function.Target)
 }
 
-// prepare creates the "app" database if needed, migrates it and seeds a few
-// sample items into an empty table.
-func prepare(ctx context.Context, srv *pgtest.Server) (string, error) {
+// Local roles, as in production: the owner migrates, the service connects
+// as the app role, which may only read and write rows.
+const (
+	ownerRole = "app_owner"
+	appRole   = "app"
+)
+
+// prepare creates the roles and the "app" database (owned by ownerRole) if
+// needed, migrates it as the owner, seeds a few sample items into an empty
+// table, and returns the app role's URL.
+func prepare(ctx context.Context, srv *localpg.Server) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
-	if err != nil {
+	if err := createRoles(ctx, srv); err != nil {
 		return "", fmt.Errorf("local PostgreSQL: %w", err)
 	}
-	var exists bool
-	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app')").Scan(&exists)
-	if err == nil && !exists {
-		_, err = conn.Exec(ctx, "CREATE DATABASE app")
-	}
-	conn.Close(ctx)
-	if err != nil {
-		return "", fmt.Errorf("create database app: %w", err)
-	}
-
-	url := srv.URL("app")
-	pool, err := database.Open(ctx, dbConfig(url))
+	pool, err := database.Open(ctx, dbConfig(roleURL(srv, ownerRole)))
 	if err != nil {
 		return "", err
 	}
 	defer pool.Close()
-	if err := database.Migrate(ctx, pool.Pool); err != nil {
+	if err := database.Migrate(ctx, pool.Pool, database.WithAppRole(appRole)); err != nil {
+		return "", err
+	}
+	conn, err := pool.Pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	_, err = database.CheckAppRole(ctx, conn.Conn(), appRole)
+	conn.Release()
+	if err != nil {
 		return "", err
 	}
 	store := items.NewStore(pool.Pool)
+	url := roleURL(srv, appRole)
 	if list, _, err := store.List(ctx, items.Page{Limit: 1}); err != nil || len(list) > 0 {
 		return url, err
 	}
@@ -120,6 +131,62 @@ func prepare(ctx context.Context, srv *pgtest.Server) (string, error) {
 		}
 	}
 	return url, nil
+}
+
+// createRoles makes the two roles and the database, as the superuser. A
+// data directory from before the two roles had its tables owned by the
+// superuser: they are handed to the owner role, so it can migrate them.
+func createRoles(ctx context.Context, srv *localpg.Server) error {
+	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, role := range []string{ownerRole, appRole} {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+				return fmt.Errorf("create role %s: %w", role, err)
+			}
+		}
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app')").Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		_, err := conn.Exec(ctx, "CREATE DATABASE app OWNER "+ownerRole)
+		return err
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE app OWNER TO "+ownerRole); err != nil {
+		return err
+	}
+	app, err := pgx.Connect(ctx, srv.URL("app"))
+	if err != nil {
+		return err
+	}
+	defer app.Close(ctx)
+	_, err = app.Exec(ctx, `DO $$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner <> '`+ownerRole+`' LOOP
+    EXECUTE format('ALTER TABLE public.%I OWNER TO `+ownerRole+`', t.tablename);
+  END LOOP;
+END $$`)
+	return err
+}
+
+// roleURL is the URL of database app on srv as role.
+func roleURL(srv *localpg.Server, role string) string {
+	u, err := neturl.Parse(srv.URL("app"))
+	if err != nil {
+		panic(err) // pgtest builds the URL
+	}
+	u.User = neturl.User(role)
+	return u.String()
 }
 
 var sampleItems = []items.Input{

@@ -3,6 +3,8 @@
 // server (timeouts, h2c, a graceful drain on SIGTERM, telemetry flush).
 //
 //	server               serve
+//	server migrate       apply the database migrations as the owner role and
+//	                     exit (the release pipeline's Cloud Run job)
 //	server healthcheck   exit 0 when the local server answers /healthz 200
 //	                     (for container health checks: the image has no shell)
 package main
@@ -24,9 +26,11 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "healthcheck":
-		err = service.HealthCheck(ctx, os.Getenv("PORT"))
+		err = service.HealthCheck(ctx, os.Getenv("LISTEN_HOST"), os.Getenv("PORT"))
+	case len(os.Args) == 2 && os.Args[1] == "migrate":
+		err = service.Migrate(ctx, os.LookupEnv, os.Stdout)
 	case len(os.Args) > 1:
-		err = fmt.Errorf("unknown arguments %q; usage: server [healthcheck]", os.Args[1:])
+		err = fmt.Errorf("unknown arguments %q; usage: server [migrate|healthcheck]", os.Args[1:])
 	default:
 		err = service.Run(ctx, os.LookupEnv, os.Stdout, function.Target)
 	}

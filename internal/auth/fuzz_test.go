@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"example.com/example-function/internal/formatchar"
 )
 
 // FuzzParseGroups checks that any groups header either is refused or
@@ -40,8 +42,8 @@ func FuzzParseGroups(f *testing.F) {
 }
 
 // FuzzProxyHeaders feeds arbitrary secret, user and groups values: the
-// proxy must never accept a wrong secret and never return a user with
-// control characters.
+// proxy must never accept a wrong secret, a placeholder user, or return a
+// user with control or invisible format characters.
 func FuzzProxyHeaders(f *testing.F) {
 	f.Add(testSecret, "alice@example.edu", "staff:admins", false)
 	f.Add(testSecret, "alice", "", true)
@@ -49,6 +51,8 @@ func FuzzProxyHeaders(f *testing.F) {
 	f.Add(testSecret, "ali\x7fce", "x", false)
 	f.Add(testSecret, "@example.edu", "::", false)
 	f.Add(testSecret[:32], "bob", "a", false)
+	f.Add(testSecret, "(null)", "", false)
+	f.Add(testSecret, "bob\u202e", "", false)
 	p, err := NewProxy(ProxyOptions{Secret: []byte(testSecret), UserDomain: "@example.edu"})
 	if err != nil {
 		f.Fatal(err)
@@ -73,6 +77,12 @@ func FuzzProxyHeaders(f *testing.F) {
 		}
 		if u.Name == "" || strings.ContainsFunc(u.Name, unicode.IsControl) || !utf8.ValidString(u.Name) {
 			t.Fatalf("bad user %q", u.Name)
+		}
+		if r, _, found := formatchar.Find(u.Name); found {
+			t.Fatalf("user %q with format character U+%04X", u.Name, r)
+		}
+		if p.isPlaceholder(user) {
+			t.Fatalf("placeholder user %q accepted", user)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"example.com/example-function/internal/formatchar"
 )
 
 // maxIdentityBytes bounds a user or groups header value. 16 KiB is twice
@@ -32,10 +34,15 @@ func checkText(what, s string) error {
 // configured domain suffix, so that "alice@example.edu" becomes "alice" as
 // the original weblogin app knew her. Only an exact (ASCII case-insensitive)
 // suffix is stripped; other domains keep their full address, so no outside
-// account can collide with a local name.
+// account can collide with a local name. Invisible format characters
+// (bidirectional overrides and the like, see internal/formatchar) are
+// refused: a name shown in pages and logs must read as what it is.
 func userName(raw, domain string) (string, error) {
 	if err := checkText("user", raw); err != nil {
 		return "", err
+	}
+	if r, _, found := formatchar.Find(raw); found {
+		return "", refuse(ReasonMalformed, "user contains the invisible format character U+%04X", r)
 	}
 	name := strings.TrimSpace(raw)
 	if name == "" {

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/textproto"
+	"slices"
+	"strings"
 )
 
 // Default header names of the sign-on proxy contract.
@@ -26,7 +28,17 @@ type ProxyOptions struct {
 	GroupsHeader string // default DefaultProxyGroupsHeader
 	// UserDomain is a suffix such as "@example.edu" stripped from names.
 	UserDomain string
+	// PlaceholderUsers are more user values that mean "nobody signed in"
+	// at this site, refused like the built-in "(null)", "-" and "(none)".
+	PlaceholderUsers []string
 }
+
+// defaultPlaceholderUsers are user values proxies send when their sign-on
+// did not run: Apache's "(null)" for an unset %{REMOTE_USER}s, "-" as in
+// access logs, "(none)". They are always refused (ASCII case-insensitive,
+// surrounding spaces ignored), whatever the roles would grant. A constant
+// in all but syntax.
+var defaultPlaceholderUsers = []string{"(null)", "-", "(none)"}
 
 // Proxy trusts identity headers set by a single-sign-on reverse proxy (the
 // original "weblogin" contract: X-Forwarded-User, colon-separated
@@ -42,6 +54,7 @@ type Proxy struct {
 	userHeader   string
 	groupsHeader string
 	userDomain   string
+	placeholders []string
 }
 
 // NewProxy checks the options and returns a Proxy.
@@ -55,6 +68,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		userHeader:   headerName(o.UserHeader, DefaultProxyUserHeader),
 		groupsHeader: headerName(o.GroupsHeader, DefaultProxyGroupsHeader),
 		userDomain:   o.UserDomain,
+		placeholders: append(slices.Clone(defaultPlaceholderUsers), o.PlaceholderUsers...),
 	}
 	if p.secretHeader == p.userHeader || p.secretHeader == p.groupsHeader || p.userHeader == p.groupsHeader {
 		return nil, errorf("proxy secret, user and groups headers must differ")
@@ -93,6 +107,10 @@ func (p *Proxy) Authenticate(r *http.Request) (User, error) {
 	case len(users) == 0:
 		return User{}, errMissing("proxy sent no user")
 	}
+	if p.isPlaceholder(users[0]) {
+		return User{}, refuse(ReasonPlaceholderUser, "proxy sent the placeholder user %q: its sign-on did not run for this path",
+			strings.TrimSpace(users[0]))
+	}
 	name, err := userName(users[0], p.userDomain)
 	if err != nil {
 		return User{}, err
@@ -104,6 +122,12 @@ func (p *Proxy) Authenticate(r *http.Request) (User, error) {
 		}
 	}
 	return User{Name: name, Groups: gs}, nil
+}
+
+// isPlaceholder reports a user value that means nobody signed in.
+func (p *Proxy) isPlaceholder(user string) bool {
+	user = strings.TrimSpace(user)
+	return slices.ContainsFunc(p.placeholders, func(ph string) bool { return asciiEqualFold(user, ph) })
 }
 
 // secretMatches compares in constant time. Hashing first makes the time

@@ -16,7 +16,8 @@ const (
 	// ReasonMissing: the request carries no credentials at all.
 	ReasonMissing Reason = "missing"
 	// ReasonMalformed: a credential is present but cannot be parsed, or a
-	// header value holds control characters or invalid UTF-8.
+	// header value holds control characters or invalid UTF-8, or a user
+	// name holds invisible format characters (a bidirectional override).
 	ReasonMalformed Reason = "malformed"
 	// ReasonOversized: a credential is larger than any legitimate one.
 	ReasonOversized Reason = "oversized"
@@ -42,6 +43,10 @@ const (
 	// ReasonUntrustedProxy: identity headers arrived without the proxy's
 	// shared secret, or with a wrong one.
 	ReasonUntrustedProxy Reason = "untrusted_proxy"
+	// ReasonPlaceholderUser: the sign-on proxy sent, with a valid secret, a
+	// user value that proxies write when nobody signed in, such as Apache's
+	// "(null)": its configuration lets that path through unauthenticated.
+	ReasonPlaceholderUser Reason = "placeholder_user"
 	// ReasonAmbiguous: a header that must appear once appeared several times.
 	ReasonAmbiguous Reason = "ambiguous"
 	// ReasonForbiddenRole: the caller is known but lacks the role.

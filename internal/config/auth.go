@@ -2,7 +2,6 @@ package config
 
 import (
 	"log/slog"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -33,6 +32,10 @@ type Auth struct {
 	ProxySecretHeader string
 	ProxyUserHeader   string
 	ProxyGroupsHeader string
+	// ProxyPlaceholderUsers (AUTH_PROXY_PLACEHOLDER_USERS) are user values
+	// that mean "nobody signed in" for this site's proxy, refused like the
+	// built-in ones ("(null)", "-", "(none)"; see internal/auth).
+	ProxyPlaceholderUsers []string
 
 	// cloudrun-iam: Google ID tokens for a private Cloud Run service.
 	CloudRunAudiences []string
@@ -127,6 +130,7 @@ func loadAuth(p *parser, onCloudRun bool) Auth {
 		EditorUsers:        p.list("EDITOR_USERS"),
 		TrustedOrigins:     p.list("CSRF_TRUSTED_ORIGINS"),
 	}
+	a.ProxyPlaceholderUsers = p.list("AUTH_PROXY_PLACEHOLDER_USERS")
 	if a.UserDomain != "" && !strings.HasPrefix(a.UserDomain, "@") {
 		a.UserDomain = "@" + a.UserDomain
 	}
@@ -218,9 +222,7 @@ func checkKeysURL(p *parser, name, v string) {
 		if u.Scheme == "https" {
 			return
 		}
-		host := u.Hostname()
-		ip := net.ParseIP(host)
-		if u.Scheme == "http" && (host == "localhost" || (ip != nil && ip.IsLoopback())) {
+		if u.Scheme == "http" && isLoopbackHost(u.Hostname()) {
 			return
 		}
 	}
@@ -240,7 +242,8 @@ func (a Auth) LogValue() slog.Value {
 		attrs = append(attrs, slog.Bool("proxy_secret_set", a.ProxySecret != ""),
 			slog.String("proxy_secret_header", a.ProxySecretHeader),
 			slog.String("proxy_user_header", a.ProxyUserHeader),
-			slog.String("proxy_groups_header", a.ProxyGroupsHeader))
+			slog.String("proxy_groups_header", a.ProxyGroupsHeader),
+			slog.Any("proxy_placeholder_users", a.ProxyPlaceholderUsers))
 	case "cloudrun-iam":
 		attrs = append(attrs, slog.Any("cloudrun_audience", a.CloudRunAudiences), slog.String("google_certs_url", a.GoogleCertsURL))
 	}

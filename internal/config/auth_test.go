@@ -213,3 +213,20 @@ func TestLoadSignOutURL(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyPlaceholderUsers(t *testing.T) {
+	t.Parallel()
+	c, err := Load(authEnv(map[string]string{"AUTH_MODE": "proxy", "AUTH_PROXY_SECRET": testProxySecret, "VIEWER_USERS": "*",
+		"AUTH_PROXY_PLACEHOLDER_USERS": "anonymous, guest ,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"anonymous", "guest"}; !slices.Equal(c.Auth.ProxyPlaceholderUsers, want) {
+		t.Errorf("ProxyPlaceholderUsers = %q, want %q", c.Auth.ProxyPlaceholderUsers, want)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "auth", c.Auth)
+	if !strings.Contains(buf.String(), `"proxy_placeholder_users":["anonymous","guest"]`) {
+		t.Errorf("start-up log lacks the placeholder list: %s", buf.String())
+	}
+}

@@ -20,6 +20,7 @@ type Config struct {
 	Database  Database
 	Auth      Auth
 	Telemetry Telemetry
+	Tracing   Tracing
 	// OnCloudRun is true when K_SERVICE is set, i.e. the process runs as a
 	// Cloud Run service. Used only for safety checks, never for behaviour the
 	// tests cannot reach.
@@ -33,6 +34,9 @@ type Config struct {
 
 // Server holds the HTTP server settings of cmd/server.
 type Server struct {
+	// Host (LISTEN_HOST) is the address to listen on; empty means every
+	// interface, which a container needs. cmd/dev defaults it to 127.0.0.1.
+	Host              string
 	Port              int
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -64,6 +68,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.Function = p.str("FUNCTION_TARGET", "app")
 
 	c.Server = Server{
+		Host:              loadListenHost(p),
 		Port:              p.integer("PORT", 8080, 1, 65535),
 		ReadHeaderTimeout: p.duration("HTTP_READ_HEADER_TIMEOUT", 5*time.Second),
 		ReadTimeout:       p.duration("HTTP_READ_TIMEOUT", 30*time.Second),
@@ -82,6 +87,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.Database = loadDatabase(p)
 	c.Auth = loadAuth(p, c.OnCloudRun)
 	c.Telemetry = loadTelemetry(p)
+	c.Tracing = loadTracing(p)
 
 	if len(p.problems) > 0 {
 		return c, &Error{Problems: p.problems}
@@ -121,6 +127,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("service", c.Service),
 		slog.Bool("on_cloud_run", c.OnCloudRun),
 		slog.String("function", c.Function),
+		slog.String("listen_host", c.Server.Host),
 		slog.Int("port", c.Server.Port),
 		slog.String("shutdown_timeout", c.Server.ShutdownTimeout.String()),
 		slog.String("log_format", c.Log.Format),
@@ -128,5 +135,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("database", c.Database),
 		slog.Any("auth", c.Auth),
 		slog.Any("telemetry", c.Telemetry),
+		slog.Any("tracing", c.Tracing),
 	)
 }

@@ -135,3 +135,25 @@ func TestCloudRunIsDetected(t *testing.T) {
 		t.Fatalf("OnCloudRun=%v Service=%q", c.OnCloudRun, c.Service)
 	}
 }
+
+// The migration job's settings: defaults, and a lock bound within the run's.
+func TestMigrationSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(envOf(map[string]string{"DATABASE_URL": "postgres://localhost/app"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.AppRole != "" || c.Database.MigrateTimeout != 10*time.Minute || c.Database.MigrateLockTimeout != 10*time.Second {
+		t.Fatalf("defaults: %+v", c.Database)
+	}
+	for env, bad := range map[string]string{
+		"DB_MIGRATE_LOCK_TIMEOUT": "20m",
+		"DB_MIGRATE_TIMEOUT":      "0s",
+		"DB_APP_ROLE":             "app\nrole",
+	} {
+		_, err := Load(envOf(map[string]string{"DATABASE_URL": "postgres://localhost/app", env: bad}))
+		if err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%q: err %v, want a problem naming it", env, bad, err)
+		}
+	}
+}

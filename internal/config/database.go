@@ -23,8 +23,8 @@ type Database struct {
 	IAMAuth                bool
 	IPType                 string // public, private or psc
 
-	// Pool settings. MaxConns x max instances must stay below the server's
-	// max_connections; see README "Connections".
+	// Pool settings. How MaxConns, the instance count and the server's
+	// max_connections must relate: docs/cloud-sql.md#connections.
 	MaxConns          int
 	MinConns          int
 	MaxConnLifetime   time.Duration
@@ -33,7 +33,19 @@ type Database struct {
 	HealthCheckPeriod time.Duration
 
 	// Migrate applies the embedded migrations at start (in the background).
+	// Production leaves it to `server migrate` (a Cloud Run job) instead.
 	Migrate bool
+
+	// AppRole is the role the service runs as when it is not the owner:
+	// `server migrate` grants it row access and checks it has no more.
+	AppRole string
+	// MigrateTimeout bounds a whole `server migrate` run and each of its
+	// statements (the service's request timeouts do not apply to it).
+	MigrateTimeout time.Duration
+	// MigrateLockTimeout bounds how long a migration waits for a table lock,
+	// so a migration stuck behind a long transaction fails (and is retried)
+	// instead of queueing every query of the service behind it.
+	MigrateLockTimeout time.Duration
 }
 
 // Configured reports whether any database is configured at all.
@@ -57,6 +69,18 @@ func loadDatabase(p *parser) Database {
 		ConnectTimeout:         p.duration("DB_CONNECT_TIMEOUT", 5*time.Second),
 		HealthCheckPeriod:      p.duration("DB_HEALTH_CHECK_PERIOD", 10*time.Second),
 		Migrate:                p.boolean("DB_MIGRATE", true),
+		AppRole:                p.str("DB_APP_ROLE", ""),
+		MigrateTimeout:         p.duration("DB_MIGRATE_TIMEOUT", 10*time.Minute),
+		MigrateLockTimeout:     p.duration("DB_MIGRATE_LOCK_TIMEOUT", 10*time.Second),
+	}
+	if len(d.AppRole) > 63 || strings.ContainsFunc(d.AppRole, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p.problem("DB_APP_ROLE", "must be a PostgreSQL role name (at most 63 bytes, no control characters)")
+	}
+	if d.MigrateTimeout <= 0 {
+		p.problem("DB_MIGRATE_TIMEOUT", "must be greater than zero")
+	}
+	if d.MigrateLockTimeout <= 0 || d.MigrateLockTimeout > d.MigrateTimeout {
+		p.problem("DB_MIGRATE_LOCK_TIMEOUT", "must be greater than zero and at most DB_MIGRATE_TIMEOUT (%s)", d.MigrateTimeout)
 	}
 	if d.MinConns > d.MaxConns {
 		p.problem("DB_MIN_CONNS", "must not exceed DB_MAX_CONNS (%d), got %d", d.MaxConns, d.MinConns)
@@ -126,5 +150,6 @@ func (d Database) LogValue() slog.Value {
 		slog.String("ip_type", d.IPType),
 		slog.Int("max_conns", d.MaxConns),
 		slog.Bool("migrate", d.Migrate),
+		slog.String("app_role", d.AppRole),
 	)
 }

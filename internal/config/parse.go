@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,4 +117,22 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+// number reads a decimal number such as 10 or 0.5 within [lo, hi].
+func (p *parser) number(name string, def, lo, hi float64) float64 {
+	v, ok := p.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(n) {
+		p.problem(name, "must be a number such as 10 or 0.5, got %q", v)
+		return def
+	}
+	if n < lo || n > hi {
+		p.problem(name, "must be between %g and %g, got %g", lo, hi, n)
+		return def
+	}
+	return n
 }

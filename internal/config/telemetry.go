@@ -45,8 +45,12 @@ func loadTelemetry(p *parser) Telemetry {
 		ProjectID:   p.str("GOOGLE_CLOUD_PROJECT", ""),
 		APIEndpoint: strings.TrimRight(p.str("TELEMETRY_API_ENDPOINT", DefaultTelemetryAPI), "/"),
 	}
-	if u, err := url.Parse(t.APIEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		p.problem("TELEMETRY_API_ENDPOINT", "must be an http(s) URL such as %s, got %q", DefaultTelemetryAPI, t.APIEndpoint)
+	// The exporters send a bearer token to this endpoint: plain http only
+	// where it cannot leave the machine (a local receiver in tests).
+	if u, err := url.Parse(t.APIEndpoint); err != nil || u.Host == "" ||
+		(u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname()))) {
+		p.problem("TELEMETRY_API_ENDPOINT", "must be an https URL such as %s (http only for localhost, 127.0.0.0/8 or ::1: "+
+			"the exporters send a bearer token), got %q", DefaultTelemetryAPI, t.APIEndpoint)
 	}
 	if t.Exporter == "auto" {
 		switch {

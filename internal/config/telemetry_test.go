@@ -88,3 +88,30 @@ func telemetryEnv(env map[string]string) Lookup {
 		return v, ok
 	}
 }
+
+// The exporters send a bearer token to TELEMETRY_API_ENDPOINT: https, or
+// plain http only where it cannot leave the machine.
+func TestTelemetryEndpointNeedsTLSOffLoopback(t *testing.T) {
+	t.Parallel()
+	for endpoint, ok := range map[string]bool{
+		"https://telemetry.googleapis.com":   true,
+		"https://collector.example.com:4318": true,
+		"http://127.0.0.1:4318":              true,
+		"http://127.9.9.9:4318":              true,
+		"http://localhost:4318":              true,
+		"http://[::1]:4318":                  true,
+		"http://telemetry.googleapis.com":    false,
+		"http://collector.internal:4318":     false,
+		"http://10.0.0.5:4318":               false,
+		"http://0.0.0.0:4318":                false,
+		"http://localhost.example.com":       false,
+		"ftp://127.0.0.1":                    false,
+		"https://":                           false,
+	} {
+		p := &parser{lookup: telemetryEnv(map[string]string{"TELEMETRY_API_ENDPOINT": endpoint})}
+		loadTelemetry(p)
+		if got := len(p.problems) == 0; got != ok {
+			t.Errorf("TELEMETRY_API_ENDPOINT=%s: accepted %v, want %v (%v)", endpoint, got, ok, p.problems)
+		}
+	}
+}

@@ -25,8 +25,9 @@ type DB struct {
 type Option func(*options)
 
 type options struct {
-	dialerOpts []cloudsqlconn.Option
-	tracer     func(database string) pgx.QueryTracer
+	dialerOpts    []cloudsqlconn.Option
+	tracer        func(database string) pgx.QueryTracer
+	runtimeParams map[string]string
 }
 
 // WithDialerOptions passes extra options to cloudsqlconn.NewDialer, e.g.
@@ -88,6 +89,10 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
 	if o.tracer != nil {
 		pc.ConnConfig.Tracer = o.tracer(pc.ConnConfig.Database)
+	}
+
+	for k, v := range o.runtimeParams {
+		pc.ConnConfig.RuntimeParams[k] = v
 	}
 
 	db := &DB{}

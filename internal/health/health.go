@@ -19,22 +19,36 @@ type State struct {
 	LatencyMS float64 `json:"latency_ms,omitzero"`
 	// Since is when Status last changed.
 	Since time.Time `json:"since,omitzero"`
-	// Migrated is true once the schema migrations have been applied.
+	// Migrated is true when the database's schema version is at least the
+	// one this build needs (see CheckSchema), whoever migrated it; without a
+	// schema check, once SetMigrated was called.
 	Migrated bool `json:"migrated"`
+	// SchemaVersion and SchemaWanted are the database's schema version and
+	// the one this build needs, as of the last check (with CheckSchema).
+	SchemaVersion int32 `json:"schema_version,omitzero"`
+	SchemaWanted  int32 `json:"schema_wanted,omitzero"`
 }
+
+// SchemaCheck reports the schema version the database has and the one this
+// build needs.
+type SchemaCheck func(ctx context.Context) (have, want int32, err error)
 
 // Pinger is the check; pgxpool.Pool's Ping fits.
 type Pinger func(ctx context.Context) error
 
 // Checker runs database checks and caches the result.
 type Checker struct {
-	ping     Pinger
-	timeout  time.Duration
-	fresh    time.Duration
-	logger   *slog.Logger
-	mu       sync.Mutex
-	state    State
-	checking chan struct{} // non-nil while a check runs; closed when it ends
+	ping    Pinger
+	timeout time.Duration
+	fresh   time.Duration
+	logger  *slog.Logger
+	mu      sync.Mutex
+	state   State
+	schema  SchemaCheck
+	// schemaLogged is the last schema outcome logged ("" before the first),
+	// so a state is logged once when it starts, not on every check.
+	schemaLogged string
+	checking     chan struct{} // non-nil while a check runs; closed when it ends
 }
 
 // NewChecker returns a checker whose checks give up after timeout; ping
@@ -59,10 +73,25 @@ func (c *Checker) State() State {
 	return c.state
 }
 
-// SetMigrated records that the schema is in place.
+// CheckSchema makes every check that reaches the database also compare its
+// schema version with the one this build needs; Migrated follows the
+// result. A newer schema counts as migrated: the previous release keeps
+// serving on its successor's (expand-only) schema.
+func (c *Checker) CheckSchema(s SchemaCheck) {
+	c.mu.Lock()
+	c.schema = s
+	c.mu.Unlock()
+}
+
+// SetMigrated records that the schema is in place. With a schema check the
+// database is the judge: it only makes the next Check ask it again.
 func (c *Checker) SetMigrated() {
 	c.mu.Lock()
-	c.state.Migrated = true
+	if c.schema != nil {
+		c.state.CheckedAt = time.Time{}
+	} else {
+		c.state.Migrated = true
+	}
 	c.mu.Unlock()
 }
 
@@ -106,7 +135,35 @@ func (c *Checker) run(done chan struct{}) {
 		status = "down"
 	}
 	c.mu.Lock()
+	schema := c.schema
+	c.mu.Unlock()
+	var (
+		have, want int32
+		schemaErr  error
+	)
+	if err == nil && schema != nil {
+		have, want, schemaErr = schema(ctx)
+	}
+	c.mu.Lock()
 	prev := c.state.Status
+	if err == nil && schema != nil {
+		c.state.Migrated = schemaErr == nil && have >= want
+		c.state.SchemaVersion, c.state.SchemaWanted = have, want
+	}
+	migrated := c.state.Migrated
+	var schemaLog string
+	if err == nil && schema != nil {
+		outcome := "behind"
+		switch {
+		case schemaErr != nil:
+			outcome = "unknown"
+		case migrated:
+			outcome = "current"
+		}
+		if outcome != c.schemaLogged {
+			c.schemaLogged, schemaLog = outcome, outcome
+		}
+	}
 	c.state.Status = status
 	c.state.CheckedAt = time.Now().UTC()
 	c.state.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
@@ -122,6 +179,15 @@ func (c *Checker) run(done chan struct{}) {
 		} else {
 			c.logger.Info("database is available")
 		}
+	}
+	switch schemaLog {
+	case "unknown":
+		c.logger.Warn("database schema version unknown", slog.String("error", schemaErr.Error()))
+	case "current":
+		c.logger.Info("database schema is current", slog.Int("version", int(have)), slog.Int("wanted", int(want)))
+	case "behind":
+		c.logger.Warn("database schema is behind this build: run the migrations (server migrate)",
+			slog.Int("version", int(have)), slog.Int("wanted", int(want)))
 	}
 }
 

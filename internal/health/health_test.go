@@ -11,7 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/pgtest"
 )
 
@@ -58,7 +60,7 @@ func TestConcurrentChecksAreCoalesced(t *testing.T) {
 func TestStateFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := pgtest.Start(ctx, pgtest.Options{})
+	srv, err := localpg.Start(ctx, localpg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +109,48 @@ func TestNoDatabaseIsDown(t *testing.T) {
 	if s := c.Check(context.Background()); s.Status != "down" {
 		t.Fatalf("status %q, want down", s.Status)
 	}
+}
+
+// With a schema check, Migrated follows the database's schema version, not
+// who migrated it: behind -> not migrated; current or newer -> migrated.
+func TestSchemaCheckDecidesMigrated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	c := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	c.CheckSchema(database.SchemaStatus(pool))
+	want := database.LatestVersion()
+
+	waitFor := func(migrated bool, version int32) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := c.Check(ctx)
+			if s.Status == "up" && s.Migrated == migrated && s.SchemaVersion == version && s.SchemaWanted == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %+v, want migrated=%v at version %d of %d", s, migrated, version, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor(false, 0)
+	if err := database.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(true, want)
+	// The next release's migration ran: this build still serves on it.
+	if _, err := pool.Exec(ctx, "UPDATE schema_version SET version = version + 1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(true, want+1)
+	if _, err := pool.Exec(ctx, "UPDATE schema_version SET version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(false, 1)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"example.com/example-function/internal/formatchar"
 )
 
 // Limits on item fields, in characters (Unicode code points), mirrored by
@@ -80,6 +82,9 @@ func validateName(s string) string {
 		return fmt.Sprintf("must be at most %d characters", MaxNameLen)
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "must not contain control characters"
+	}
+	if r, _, found := formatchar.Find(s); found {
+		return fmt.Sprintf("must not contain invisible formatting characters such as direction overrides (found U+%04X)", r)
 	}
 	return ""
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"example.com/example-function/internal/localpg"
 )
 
 // Build compiles the package (e.g. "./cmd/server", relative to the module
@@ -102,12 +104,11 @@ func moduleRoot() (string, error) {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localpg.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Proc is a running command.
@@ -124,8 +125,14 @@ type Proc struct {
 // port. The process is killed when the test ends if still running.
 func Start(t testing.TB, bin string, env ...string) *Proc {
 	t.Helper()
+	return StartArgs(t, bin, nil, env...)
+}
+
+// StartArgs is Start with command-line arguments (a subcommand).
+func StartArgs(t testing.TB, bin string, args []string, env ...string) *Proc {
+	t.Helper()
 	p := &Proc{Port: FreePort(t), done: make(chan struct{})}
-	p.Cmd = exec.Command(bin)
+	p.Cmd = exec.Command(bin, args...)
 	p.Cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"PORT=" + strconv.Itoa(p.Port)}, env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
@@ -241,4 +248,28 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ExternalIP returns an address of this machine that is not on the
+// loopback interface (IPv4 preferred), or "" when it has none; tests of
+// what a listener exposes dial it.
+func ExternalIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	var v6 string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || !ipn.IP.IsGlobalUnicast() {
+			continue
+		}
+		if ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+		if v6 == "" {
+			v6 = ipn.IP.String()
+		}
+	}
+	return v6
 }

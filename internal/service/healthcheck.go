@@ -4,17 +4,22 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 )
 
-// HealthCheck asks the server on the given port (PORT, or 8080) for
-// /healthz, for container health checks: the distroless image has no shell
-// or curl, so the server binary checks itself (`server healthcheck`).
-func HealthCheck(ctx context.Context, port string) error {
+// HealthCheck asks the server listening on host and port (LISTEN_HOST and
+// PORT; loopback and 8080 when empty) for /healthz, for container health
+// checks: the distroless image has no shell or curl, so the server binary
+// checks itself (`server healthcheck`).
+func HealthCheck(ctx context.Context, host, port string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	url := "http://127.0.0.1:" + cmp.Or(port, "8080") + "/healthz"
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // every interface includes loopback
+	}
+	url := "http://" + net.JoinHostPort(host, cmp.Or(port, "8080")) + "/healthz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"example.com/example-function/internal/config"
@@ -11,38 +13,68 @@ import (
 	"example.com/example-function/internal/health"
 )
 
-// MigrateTimeout bounds a one-off migration run.
-const MigrateTimeout = 5 * time.Minute
-
-// Migrate applies the embedded migrations to the configured database and
-// returns: the release pipeline's migration step.
+// Migrate is `server migrate`: it applies the embedded migrations as the
+// owner role, grants the app role (DB_APP_ROLE) row access, checks it has no
+// more, and exits. The release pipeline runs it as a Cloud Run job of the
+// release's image before any revision of it serves.
+//
+// Its one connection has its own limits instead of the service's request
+// timeouts: statements may run up to DB_MIGRATE_TIMEOUT (which also bounds
+// the whole run) and wait for a lock up to DB_MIGRATE_LOCK_TIMEOUT.
 func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error {
 	cfg, err := config.Load(lookup)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(cfg.Log, stdout, cfg.Telemetry.ProjectID)
-	db, err := database.Open(ctx, cfg.Database)
+	c := cfg.Database
+	c.MaxConns, c.MinConns = 1, 0
+	db, err := database.Open(ctx, c, database.WithRuntimeParams(map[string]string{
+		"statement_timeout":                   milliseconds(c.MigrateTimeout),
+		"lock_timeout":                        milliseconds(c.MigrateLockTimeout),
+		"idle_in_transaction_session_timeout": milliseconds(c.MigrateTimeout),
+	}))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, MigrateTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.MigrateTimeout)
 	defer cancel()
-	if err := database.Migrate(ctx, db.Pool); err != nil {
+
+	from, err := database.SchemaVersion(ctx, db.Pool)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := database.Migrate(ctx, db.Pool, database.WithAppRole(c.AppRole)); err != nil {
 		return err
 	}
-	logger.Info("database migrations applied")
+	if c.AppRole != "" {
+		conn, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		warnings, err := database.CheckAppRole(ctx, conn.Conn(), c.AppRole)
+		conn.Release()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		for _, w := range warnings {
+			logger.Warn("migrate: " + w)
+		}
+	}
+	logger.Info("database migrations applied",
+		slog.Int("from_version", int(from)), slog.Int("to_version", int(database.LatestVersion())),
+		slog.String("app_role", c.AppRole))
 	return nil
 }
 
 // migrate applies migrations, retrying with capped exponential backoff
 // until it succeeds or the service closes; /readyz stays 503 until then.
-func (s *Service) migrate(ctx context.Context, checker *health.Checker) {
+func (s *Service) migrate(ctx context.Context, checker *health.Checker, opts ...database.MigrateOption) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := database.Migrate(actx, s.db.Pool)
+		err := database.Migrate(actx, s.db.Pool, opts...)
 		cancel()
 		if err == nil {
 			checker.SetMigrated()
@@ -62,3 +94,5 @@ func (s *Service) migrate(ctx context.Context, checker *health.Checker) {
 		delay = min(delay*2, 30*time.Second)
 	}
 }
+
+func milliseconds(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

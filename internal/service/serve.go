@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"example.com/example-function/internal/config"
@@ -35,7 +34,8 @@ func Run(ctx context.Context, lookup config.Lookup, stdout io.Writer, build func
 	return s.Serve(ctx, h)
 }
 
-// Serve listens on the configured port and serves h with the production
+// Serve listens on the configured host (every interface when empty) and
+// port and serves h with the production
 // http.Server (timeouts, HTTP/1.1 plus unencrypted HTTP/2, which Cloud Run
 // speaks to the container with --use-http2) until ctx ends, then drains
 // within the shutdown timeout.
@@ -54,7 +54,7 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 		Protocols:         &protocols,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -82,6 +82,7 @@ func Start(ctx context.Context, lookup config.Lookup, stdout io.Writer, opts ...
 		return nil, err
 	}
 	logger.Info("starting", slog.Any("config", cfg))
+	warnExposedDevIdentity(cfg, logger)
 	s, err := start(ctx, cfg, logger, tel, o)
 	if err != nil {
 		// Close would have flushed telemetry; the service never started.
@@ -125,6 +126,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	policy := authPolicy(cfg.Auth)
+	warnWildcardGrants(cfg.Auth, logger)
 	checker := health.NewChecker(db.Pool.Ping, cfg.Database.ConnectTimeout+time.Second, logger)
 	s := &Service{
 		Config: cfg,
@@ -159,10 +161,10 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 			}
 		})
 	}
+	// Ready means the schema this build needs, whoever applies it.
+	checker.CheckSchema(database.SchemaStatus(db.Pool))
 	if cfg.Database.Migrate {
-		s.wg.Go(func() { s.migrate(bg, checker) })
-	} else {
-		checker.SetMigrated()
+		s.wg.Go(func() { s.migrate(bg, checker, database.WithAppRole(cfg.Database.AppRole)) })
 	}
 	return s, nil
 }

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// Business metric names; the dashboard and the README refer to them.
+// Business metric names; the dashboard and docs/observability.md#metrics refer to them.
 const (
 	MetricItemsCreated  = "app.items.created"
 	MetricItemsUpdated  = "app.items.updated"

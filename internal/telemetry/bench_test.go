@@ -15,8 +15,10 @@ import (
 // BenchmarkExport measures what exporting costs per request: the
 // middleware around a handler that makes one child span (as a SQL query
 // does), with export off and with OTLP/HTTP to a local receiver that
-// discards. Run with -cpu 1 so the exporter's background work is charged
-// to the requests, as it is on a one-CPU instance:
+// discards, every request traced (the trace cap lifted); "otlp-capped" has
+// the default cap, so nearly every request's trace is dropped. Run with
+// -cpu 1 so the exporter's background work is charged to the requests, as
+// it is on a one-CPU instance:
 //
 //	go test -run - -bench Export -cpu 1 ./internal/telemetry
 func BenchmarkExport(b *testing.B) {
@@ -25,10 +27,14 @@ func BenchmarkExport(b *testing.B) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 	}))
 	b.Cleanup(discard.Close)
-	for _, exporter := range []string{"none", "otlp"} {
-		b.Run(exporter, func(b *testing.B) {
+	for _, c := range []struct {
+		name, exporter string
+		perSecond      float64
+	}{{"none", "none", 1e12}, {"otlp", "otlp", 1e12}, {"otlp-capped", "otlp", 0}} {
+		b.Run(c.name, func(b *testing.B) {
 			b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", discard.URL)
-			tel, err := Setup(context.Background(), Options{ServiceName: "svc", Exporter: exporter, Protocol: "http/protobuf"})
+			tel, err := Setup(context.Background(), Options{ServiceName: "svc", Exporter: c.exporter, Protocol: "http/protobuf",
+				TracesPerSecond: c.perSecond})
 			if err != nil {
 				b.Fatal(err)
 			}

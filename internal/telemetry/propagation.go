@@ -21,15 +21,21 @@ const cloudTraceHeader = "X-Cloud-Trace-Context"
 // and the format is small enough to own (with tests).
 type cloudTraceOneWay struct{}
 
-// Propagator returns the propagators the service uses: the one-way Cloud
-// Trace header first, then W3C traceparent and baggage, which win when both
-// are present because later extractors overwrite earlier ones.
-func Propagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(
-		cloudTraceOneWay{},
-		propagation.TraceContext{},
-		propagation.Baggage{},
-	)
+// Propagator returns the propagators the service uses by default: the
+// one-way Cloud Trace header first, then W3C traceparent, which wins when
+// both are present because later extractors overwrite earlier ones.
+// Incoming baggage is neither read nor forwarded (see newPropagator).
+func Propagator() propagation.TextMapPropagator { return newPropagator(false) }
+
+// newPropagator is Propagator, plus W3C baggage when baggage is true.
+// Baggage is whatever the client chose to send; forwarding it by default
+// would pass that to every service this one calls.
+func newPropagator(baggage bool) propagation.TextMapPropagator {
+	ps := []propagation.TextMapPropagator{cloudTraceOneWay{}, propagation.TraceContext{}}
+	if baggage {
+		ps = append(ps, propagation.Baggage{})
+	}
+	return propagation.NewCompositeTextMapPropagator(ps...)
 }
 
 func (cloudTraceOneWay) Inject(context.Context, propagation.TextMapCarrier) {}

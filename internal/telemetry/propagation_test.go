@@ -3,8 +3,10 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -66,5 +68,41 @@ func TestPropagatorIsOneWayAndPrefersTraceparent(t *testing.T) {
 	}
 	if out.Get("traceparent") == "" {
 		t.Error("traceparent not injected")
+	}
+}
+
+// Incoming baggage is whatever a client chose to send: by default it is
+// neither read nor forwarded; TRACE_BAGGAGE=true (Options.Baggage) turns it on.
+func TestBaggageOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
+	in := http.Header{}
+	in.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	in.Set("baggage", "tenant=evil,isAdmin=true")
+	for _, tt := range []struct {
+		name    string
+		baggage bool
+	}{{"default", false}, {"configured", true}} {
+		tel, err := Setup(context.Background(), Options{ServiceName: "svc", Exporter: "none", Baggage: tt.baggage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := tel.Propagator.Extract(context.Background(), propagation.HeaderCarrier(in))
+		if got := baggage.FromContext(ctx).Member("tenant").Value(); (got == "evil") != tt.baggage {
+			t.Errorf("%s: extracted baggage tenant=%q", tt.name, got)
+		}
+		out := http.Header{}
+		tel.Propagator.Inject(ctx, propagation.HeaderCarrier(out))
+		if (out.Get("baggage") != "") != tt.baggage {
+			t.Errorf("%s: outgoing baggage %q", tt.name, out.Get("baggage"))
+		}
+		if out.Get("traceparent") == "" {
+			t.Errorf("%s: traceparent not forwarded", tt.name)
+		}
+		if err := tel.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := Propagator().Fields(); slices.Contains(f, "baggage") {
+		t.Errorf("Propagator() fields %v include baggage", f)
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	// MetricReaders are added to the exporter's reader; tests pass an
 	// sdkmetric.ManualReader to see every instrument the service creates.
 	MetricReaders []sdkmetric.Reader
+	// TracesPerSecond caps the traces this instance starts per second
+	// (config.Tracing.MaxPerSecond); 0 means config.DefaultTracesPerSecond.
+	TracesPerSecond float64
+	// Baggage reads incoming W3C baggage and forwards it on outgoing calls.
+	Baggage bool
 }
 
 // FromConfig builds Options from the loaded config; projectID comes from
@@ -52,6 +57,9 @@ func FromConfig(c config.Config, projectID, version string) Options {
 		ProjectID:      projectID,
 		APIEndpoint:    c.Telemetry.APIEndpoint,
 		OnCloudRun:     c.OnCloudRun,
+		// Tracing policy.
+		TracesPerSecond: c.Tracing.MaxPerSecond,
+		Baggage:         c.Tracing.Baggage,
 	}
 }
 
@@ -70,6 +78,8 @@ type Telemetry struct {
 // Setup builds the tracer and meter providers, their exporters, the resource
 // and the Go runtime metrics. With Exporter "none" the providers still
 // create spans (so log lines carry trace ids) but nothing is exported.
+// Traces are sampled parent-based under a per-instance cap (cappedSampler)
+// and the spans of 401 answers are never exported (unauthenticatedFilter).
 func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	if o.ServiceName == "" {
 		o.ServiceName = "example-function"
@@ -89,23 +99,28 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 		return nil, err
 	}
 
-	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
-	if exp.spans != nil {
-		topts = append(topts, sdktrace.WithBatcher(exp.spans))
-	}
 	if exp.metrics != nil {
 		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp.metrics)))
 	}
 	for _, r := range o.MetricReaders {
 		mopts = append(mopts, sdkmetric.WithReader(r))
 	}
-	tp := sdktrace.NewTracerProvider(topts...)
 	mp := sdkmetric.NewMeterProvider(mopts...)
+	sampler, filter, err := newTraceCap(mp, o.TracesPerSecond, exp.spans)
+	if err != nil {
+		return nil, errors.Join(err, mp.Shutdown(ctx))
+	}
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	if filter != nil {
+		// Without a processor the SDK skips copying each span at its end.
+		topts = append(topts, sdktrace.WithSpanProcessor(filter))
+	}
+	tp := sdktrace.NewTracerProvider(topts...)
 	t := &Telemetry{
 		TracerProvider: tp,
 		MeterProvider:  mp,
-		Propagator:     Propagator(),
+		Propagator:     newPropagator(o.Baggage),
 		Options:        o,
 		// Traces first: the span batch is the bigger loss if time runs out.
 		shutdown: []func(context.Context) error{tp.Shutdown, mp.Shutdown},
@@ -144,4 +159,25 @@ func (t *Telemetry) SetGlobal(log *slog.Logger) {
 			log.Warn("telemetry export failed", "error", err)
 		}))
 	}
+}
+
+// newTraceCap builds the sampler and the span processor in front of the
+// batch exporter of spans that share one trace budget and count what they
+// drop in MetricTracesDropped. Without an exporter there is no processor.
+func newTraceCap(mp metric.MeterProvider, perSecond float64, spans sdktrace.SpanExporter) (sdktrace.Sampler, sdktrace.SpanProcessor, error) {
+	if perSecond <= 0 {
+		perSecond = config.DefaultTracesPerSecond
+	}
+	dropped, err := mp.Meter(instrumentationName).Int64Counter(MetricTracesDropped,
+		metric.WithUnit("{trace}"),
+		metric.WithDescription("Traces not exported: over the per-instance cap, or answered 401, by reason."))
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %s: %w", MetricTracesDropped, err)
+	}
+	budget := newTraceBudget(perSecond, nil)
+	sampler := newCappedSampler(budget, dropped)
+	if spans == nil {
+		return sampler, nil, nil
+	}
+	return sampler, newUnauthenticatedFilter(sdktrace.NewBatchSpanProcessor(spans), budget, dropped), nil
 }

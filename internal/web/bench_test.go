@@ -14,7 +14,7 @@ import (
 )
 
 // Benchmarks of the handler chain in process (no network): go test
-// -bench . -benchmem ./internal/web. cmd/loadtest measures whole servers.
+// -bench . -benchmem ./internal/web. tools/loadtest measures whole servers.
 
 func BenchmarkHealthz(b *testing.B) {
 	a := newApp(b, nil)

@@ -161,7 +161,8 @@ func TestPanicBecomesCleanError(t *testing.T) {
 func wantHeaders(t *testing.T, r response, what string) {
 	t.Helper()
 	if r.Header.Get("Content-Security-Policy") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" ||
-		r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") == "" {
+		r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") == "" ||
+		r.Header.Get("Cross-Origin-Resource-Policy") != "same-origin" {
 		t.Errorf("%s: lacks security headers: %v", what, r.Header)
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") &&

@@ -25,7 +25,7 @@ import (
 	"example.com/example-function/internal/database/dbtest"
 	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/web"
 )
 
@@ -259,7 +259,7 @@ func TestContractStoppedDatabase(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := pgtest.Start(ctx, pgtest.Options{})
+	srv, err := localpg.Start(ctx, localpg.Options{})
 	if err != nil {
 		t.Fatalf("a PostgreSQL server of its own: %v", err)
 	}
@@ -363,8 +363,7 @@ func TestContractDescribedRefusals(t *testing.T) {
 	t.Parallel()
 	cases := []describedRefusal{
 		{
-			name:    "a proxy's placeholder for an unauthenticated user is no identity",
-			pending: "lands with issue 18",
+			name: "a proxy's placeholder for an unauthenticated user is no identity",
 			run: func(t *testing.T) (response, exchange) {
 				store := items.NewStore(dbtest.NewPool(t))
 				a := &testApp{t: t, handler: newProductionChain(t, store)}
@@ -374,8 +373,7 @@ func TestContractDescribedRefusals(t *testing.T) {
 			},
 		},
 		{
-			name:    "a name with a bidirectional override is invalid",
-			pending: "lands with issue 18",
+			name: "a name with a bidirectional override is invalid",
 			run: func(t *testing.T) (response, exchange) {
 				a := newApp(t, nil)
 				x := exchange{method: "POST", path: "/api/items", contentType: jsonType,

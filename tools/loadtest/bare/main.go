@@ -1,14 +1,14 @@
 // Command bare is the load test's reference: what a hand-written service
 // with no framework, no middleware and no configuration does, using
-// net/http, pgxpool and encoding/json only. cmd/loadtest builds it and runs
-// it under the same CPU limits as the real server, so the ratio of the two
-// is the cost of everything the real service adds. It listens on
+// net/http, pgxpool and encoding/json around the domain's own store and
+// types (package items). tools/loadtest builds it and runs it under the
+// same CPU limits as the real server, so the ratio of the two is the cost
+// of everything the real service adds around the domain. It listens on
 // 127.0.0.1:$PORT and reads DATABASE_URL and DB_MAX_CONNS.
 package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,37 +20,27 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/items"
 )
 
-// baselineQuery is the real store's first-page query.
-const baselineQuery = `SELECT id, name, description, created_by, created_at, updated_by, updated_at, version FROM items ORDER BY created_at DESC, id DESC LIMIT 51`
-
-type bareItem struct {
-	ID          int64     `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedBy   string    `json:"updated_by"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	Version     int64     `json:"version"`
+// bareHealth has the fields of the service's /healthz answer, so both
+// bodies have the same shape and size.
+type bareHealth struct {
+	Status        string       `json:"status"`
+	Version       string       `json:"version"`
+	Commit        string       `json:"commit"`
+	StartedAt     time.Time    `json:"started_at"`
+	UptimeSeconds int64        `json:"uptime_seconds"`
+	Database      health.State `json:"database"`
 }
 
-type bareHealth struct {
-	Status        string    `json:"status"`
-	Version       string    `json:"version"`
-	Commit        string    `json:"commit"`
-	StartedAt     time.Time `json:"started_at"`
-	UptimeSeconds int64     `json:"uptime_seconds"`
-	Database      struct {
-		Status    string    `json:"status"`
-		CheckedAt time.Time `json:"checked_at"`
-		LatencyMS float64   `json:"latency_ms"`
-		Since     time.Time `json:"since"`
-		Migrated  bool      `json:"migrated"`
-	} `json:"database"`
+// bareList is the body of the service's GET /api/items.
+type bareList struct {
+	Items      []items.Item `json:"items"`
+	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
 func main() {
@@ -91,38 +81,28 @@ func run() error {
 	defer pool.Close()
 	started := time.Now()
 
+	store := items.NewStore(pool)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := bareHealth{Status: "ok", Version: "baseline", Commit: "0000000000000000000000000000000000000000",
 			StartedAt: started.UTC(), UptimeSeconds: int64(time.Since(started) / time.Second)}
-		h.Database.Status, h.Database.Migrated = "up", true
-		h.Database.CheckedAt, h.Database.LatencyMS, h.Database.Since = started.UTC(), 0.42, started.UTC()
+		h.Database = health.State{Status: "up", CheckedAt: started.UTC(), LatencyMS: 0.42, Since: started.UTC(), Migrated: true}
 		writeBareJSON(w, h)
 	})
 	mux.HandleFunc("GET /api/items", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := pool.Query(r.Context(), baselineQuery)
+		limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+		if err != nil || limit < 1 {
+			http.Error(w, "limit must be a positive number", http.StatusBadRequest)
+			return
+		}
+		list, next, err := store.List(r.Context(), items.Page{Limit: limit})
 		if err != nil {
 			http.Error(w, "database error", http.StatusInternalServerError)
 			return
 		}
-		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (bareItem, error) {
-			var it bareItem
-			err := row.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedBy, &it.CreatedAt, &it.UpdatedBy, &it.UpdatedAt, &it.Version)
-			return it, err
-		})
-		if err != nil {
-			http.Error(w, "database error", http.StatusInternalServerError)
-			return
-		}
-		resp := struct {
-			Items      []bareItem `json:"items"`
-			NextCursor string     `json:"next_cursor,omitempty"`
-		}{Items: list}
-		if len(list) > 50 {
-			last := list[49]
-			resp.Items = list[:50]
-			resp.NextCursor = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(last.ID, 10)))
+		resp := bareList{Items: list}
+		if next != nil {
+			resp.NextCursor = next.Encode()
 		}
 		writeBareJSON(w, resp)
 	})

@@ -4,8 +4,8 @@
 // telemetry export on versus off. Targets are reported, not asserted: the
 // exit status is non-zero only when the measurement itself failed.
 //
-// `make bench` runs it; the README's "Performance" section explains the
-// method and the results.
+// `make bench` runs it; tools/loadtest/README.md explains the method and
+// the results.
 package main
 
 import (
@@ -207,7 +207,7 @@ func build(ctx context.Context, root, dir string) (server, bare string, err erro
 		commit = strings.TrimSpace(string(out))
 	}
 	ldflags := "-s -w " + buildinfo.LinkFlag("Version", "loadtest") + " " + buildinfo.LinkFlag("Commit", commit)
-	for _, p := range []struct{ pkg, out string }{{"./cmd/server", "server"}, {"./cmd/loadtest/bare", "bare"}} {
+	for _, p := range []struct{ pkg, out string }{{"./cmd/server", "server"}, {"./tools/loadtest/bare", "bare"}} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(dir, p.out), p.pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -1,9 +1,9 @@
-// Package pgtest runs a real, throwaway PostgreSQL server for tests and for
-// local development (cmd/dev). It finds the server binaries on the machine,
-// initialises a data directory, starts postgres on a free loopback port and
-// stops it again. When run as root it starts the server as the "postgres"
-// user, because PostgreSQL refuses to run as root.
-package pgtest
+// Package localpg runs a real PostgreSQL server from the machine's own
+// binaries: for `make run` (cmd/dev) and, through internal/pgtest, for tests.
+// It finds the server binaries, initialises a data directory, starts postgres
+// on a free loopback port and stops it again. When run as root it starts the
+// server as the "postgres" user, because PostgreSQL refuses to run as root.
+package localpg
 
 import (
 	"bytes"
@@ -143,7 +143,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for attempt := 0; ; attempt++ {
 		s.port = opts.Port
 		if s.port == 0 {
-			if s.port, err = freePort(); err != nil {
+			if s.port, err = FreePort(); err != nil {
 				s.cleanup()
 				return nil, err
 			}
@@ -311,10 +311,12 @@ func prepareDir(dir string, cred *syscall.Credential) error {
 	return nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server about to start on it.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil

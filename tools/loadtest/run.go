@@ -12,11 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 )
 
 // comparison is one subject-versus-reference throughput measurement.
@@ -161,7 +157,7 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	logf("building ./cmd/server and ./cmd/loadtest/bare")
+	logf("building ./cmd/server and ./tools/loadtest/bare")
 	bin, bareBin, err := build(ctx, root, tmp)
 	if err != nil {
 		return err
@@ -178,7 +174,7 @@ func run(ctx context.Context, s settings) error {
 	}
 
 	if s.Only["startup"] {
-		closed, err := freePort() // nothing listens there once freePort returns
+		closed, err := localpg.FreePort() // nothing listens there once freePort returns
 		if err != nil {
 			return err
 		}
@@ -208,7 +204,7 @@ func run(ctx context.Context, s settings) error {
 func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self string,
 	service func(string, ...string) procSpec, bareSpec func(...string) procSpec, wo wrkOptions) error {
 	logf("starting PostgreSQL (pgtest)")
-	pg, err := pgtest.Start(ctx, pgtest.Options{})
+	pg, err := localpg.Start(ctx, localpg.Options{})
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -223,7 +219,6 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		return err
 	}
 
-	const itemsPath = "/api/items?limit=50"
 	svcSide := func(name string, env ...string) side {
 		return side{service(name, append([]string{"DATABASE_URL=" + dbURL}, env...)...), "/readyz"}
 	}
@@ -236,8 +231,8 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.Only["items"] {
-		c := comparison{Name: "GET " + itemsPath, Subject: "service", Reference: "bare pgxpool+json", Target: 0.75}
-		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), bareSide, itemsPath); err != nil {
+		c := comparison{Name: "GET " + listPath, Subject: "service", Reference: "bare pgxpool+json", Target: 0.75}
+		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), bareSide, listPath); err != nil {
 			return err
 		}
 		rep.Comparisons = append(rep.Comparisons, c)
@@ -245,14 +240,14 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 	if s.Only["aa"] {
 		// Two copies of the service: how far the ratios stray from 1.00
 		// shows how much this machine's noise moves each method.
-		c := comparison{Name: "A/A GET " + itemsPath, Subject: "service", Reference: "its copy"} // no target
-		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), svcSide("service (copy)"), itemsPath); err != nil {
+		c := comparison{Name: "A/A GET " + listPath, Subject: "service", Reference: "its copy"} // no target
+		if err := measure(ctx, wrk, wo, s, &c, svcSide("service"), svcSide("service (copy)"), listPath); err != nil {
 			return err
 		}
 		rep.Comparisons = append(rep.Comparisons, c)
 	}
 	if s.Only["telemetry"] {
-		c, err := telemetryScenario(ctx, wrk, wo, s, svcSide, itemsPath)
+		c, err := telemetryScenario(ctx, wrk, wo, s, svcSide, listPath)
 		if err != nil {
 			return err
 		}
@@ -268,7 +263,7 @@ func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self strin
 			defer sk.close()
 			otlpURL = sk.URL
 		}
-		paths, err := profileService(ctx, s, wrk, wo, self, bareSpec(), dbURL, otlpURL, "/healthz", itemsPath)
+		paths, err := profileService(ctx, s, wrk, wo, self, bareSpec(), dbURL, otlpURL, "/healthz", listPath)
 		if err != nil {
 			return err
 		}
@@ -487,39 +482,6 @@ func loadOnce(ctx context.Context, wrk string, wo wrkOptions, p *proc, path stri
 		return r, fmt.Errorf("%s %s: wrk completed no request", p.name, path)
 	}
 	return r, nil
-}
-
-// prepareDatabase creates a database, applies the service's migrations and
-// seeds rows items, newest first by one second each.
-func prepareDatabase(ctx context.Context, pg *pgtest.Server, rows int) (string, error) {
-	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
-	if err != nil {
-		return "", fmt.Errorf("postgres: %w", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE loadtest"); err != nil {
-		return "", fmt.Errorf("create database: %w", err)
-	}
-	url := pg.URL("loadtest")
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return "", err
-	}
-	defer pool.Close()
-	if err := database.Migrate(ctx, pool); err != nil {
-		return "", err
-	}
-	_, err = pool.Exec(ctx, `INSERT INTO items (name, description, created_by, created_at, updated_by, updated_at)
-		SELECT 'Item ' || g, 'Sample description number ' || g || ', long enough to look like real text in a list.',
-		       'loadtest@example.com', now() - g * interval '1 second', 'loadtest@example.com', now() - g * interval '1 second'
-		FROM generate_series(1, $1) AS g`, rows)
-	if err != nil {
-		return "", fmt.Errorf("seed items: %w", err)
-	}
-	if _, err := pool.Exec(ctx, "ANALYZE items"); err != nil {
-		return "", err
-	}
-	return url, nil
 }
 
 func logf(format string, args ...any) {
