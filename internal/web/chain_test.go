@@ -49,7 +49,7 @@ func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return checked(t, h)
 }
 
 type caller struct {

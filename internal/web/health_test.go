@@ -71,7 +71,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &testApp{t: t, handler: h}
+	a := &testApp{t: t, handler: checked(t, h)}
 
 	start := time.Now()
 	r := a.do("GET", "/healthz", "", "")

@@ -22,7 +22,10 @@ import (
 	"example.com/example-function/internal/web"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the tests with the API contract checked on every /api
+// answer, then fails when a documented answer was never exercised
+// (contract_test.go).
+func TestMain(m *testing.M) { os.Exit(contractMain(m, pgtest.Main)) }
 
 type testApp struct {
 	t       testing.TB
@@ -53,7 +56,7 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{t: t, handler: h, pool: pool, store: store, checker: checker}
+	return &testApp{t: t, handler: checked(t, h), pool: pool, store: store, checker: checker}
 }
 
 type response struct {

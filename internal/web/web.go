@@ -81,6 +81,8 @@ type site struct {
 	lastHealth atomic.Pointer[healthEntry]
 	// buffers holds *bytes.Buffer for writeJSON.
 	buffers sync.Pool
+	// openAPI is the served OpenAPI document, built on first request.
+	openAPI func() ([]byte, error)
 }
 
 // NewHandler returns the "app" function: every route, the probes included.
@@ -175,7 +177,8 @@ func newSite(d Deps) *site {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
-	return &site{Deps: d, pages: sync.OnceValues(parsePages)}
+	return &site{Deps: d, pages: sync.OnceValues(parsePages),
+		openAPI: sync.OnceValues(func() ([]byte, error) { return servedDocument(d.Build.Version) })}
 }
 
 func (s *site) routes(mux *http.ServeMux) {
@@ -183,6 +186,7 @@ func (s *site) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /static/", s.static)
 
+	mux.HandleFunc("GET "+OpenAPIPath, s.apiDocument)
 	mux.HandleFunc("GET /api/items", s.apiList)
 	mux.HandleFunc("POST /api/items", s.apiCreate)
 	mux.HandleFunc("GET /api/items/{id}", s.apiGet)
@@ -200,9 +204,10 @@ func (s *site) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /items/{id}/delete", s.pageDelete)
 }
 
-// isPublic lists what needs no identity besides the probes: the assets.
+// isPublic lists what needs no identity besides the probes: the assets
+// and the API's OpenAPI document.
 func isPublic(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/static/")
+	return strings.HasPrefix(r.URL.Path, "/static/") || isOpenAPIDocument(r)
 }
 
 func isAPI(r *http.Request) bool {
