@@ -29,7 +29,7 @@ ASSETS      = internal/web/assets
 NODE_TOOLS  = bin/node-tools
 NODE_BIN    = $(CURDIR)/$(NODE_TOOLS)/node_modules/.bin
 
-.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-frontend test-all assets api-types screenshots bench bench-scale clean-data help
+.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-frontend check-frontend test-all assets api-types screenshots bench bench-scale clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -89,14 +89,16 @@ $(NODE_TOOLS)/node_modules/.package-lock.json: $(ASSETS)/package.json $(ASSETS)/
 api-types: $(NODE_TOOLS)/node_modules/.package-lock.json ## regenerate internal/web/assets/src/openapi.d.ts from internal/web/openapi.json (needs Node.js 18+ and npm)
 	cd $(ASSETS) && $(NODE_BIN)/openapi-typescript ../openapi.json --output src/openapi.d.ts
 
-test-frontend: $(NODE_TOOLS)/node_modules/.package-lock.json ## the API contract and the TypeScript: Spectral, generated types current, tsc --strict, breaking changes (oasdiff); needs Node.js 18+ and npm
+test-frontend: check-frontend ## the API contract and the TypeScript: check-frontend, then breaking changes against the last release (oasdiff; needs the git history)
+	OASDIFF='$(OASDIFF)' bash $(ASSETS)/openapi-breaking.sh
+
+check-frontend: $(NODE_TOOLS)/node_modules/.package-lock.json ## Spectral on the OpenAPI document, generated types current, tsc --strict (needs Node.js 18+ and npm)
 	cd $(ASSETS) && $(NODE_BIN)/spectral lint --fail-severity=warn ../openapi.json
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  (cd $(ASSETS) && $(NODE_BIN)/openapi-typescript ../openapi.json --output "$$tmp/openapi.d.ts" >/dev/null) && \
 	  if diff -u $(ASSETS)/src/openapi.d.ts "$$tmp/openapi.d.ts"; then echo "$(ASSETS)/src/openapi.d.ts is current"; \
 	  else echo "$(ASSETS)/src/openapi.d.ts is stale: run make api-types"; exit 1; fi
 	cd $(ASSETS) && $(NODE_BIN)/tsc --strict --noEmit --project tsconfig.json
-	OASDIFF='$(OASDIFF)' bash $(ASSETS)/openapi-breaking.sh
 
 test-all: test lint vuln test-fuzz test-browser test-container test-frontend ## everything CI runs
 
