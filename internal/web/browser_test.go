@@ -13,8 +13,8 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/dbtest"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/web"
 )
@@ -64,7 +64,7 @@ func newProxySite(t *testing.T, trusted ...string) *proxySite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	checker := database.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	checker.SetMigrated()
 	ps := &proxySite{}
 	ps.handler, err = web.NewHandler(web.Deps{

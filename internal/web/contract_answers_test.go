@@ -23,7 +23,6 @@ import (
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/dbtest"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/web"
@@ -335,7 +334,7 @@ func TestContractStalledDatabase(t *testing.T) {
 func newAppOn(t *testing.T, store *items.Store) *testApp {
 	t.Helper()
 	h, err := web.NewHandler(web.Deps{
-		Items: store, Health: health.NewChecker(nil, time.Second, slog.New(slog.DiscardHandler)),
+		Items: store, Health: database.NewChecker(nil, time.Second, slog.New(slog.DiscardHandler)),
 		Authn:  auth.Dev{User: auth.User{Name: "alice", Groups: []string{"editors"}}},
 		Logger: slog.New(slog.DiscardHandler), Build: buildinfo.Info{Version: "v1.2.3", Commit: "c"},
 	})

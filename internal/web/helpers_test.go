@@ -15,8 +15,8 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/dbtest"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/web"
@@ -32,7 +32,7 @@ type testApp struct {
 	handler http.Handler
 	pool    *pgxpool.Pool
 	store   *items.Store
-	checker *health.Checker
+	checker *database.Checker
 }
 
 // newApp serves the real handler on a fresh migrated database, signed in
@@ -43,7 +43,7 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	if authn == nil {
 		authn = auth.Dev{User: auth.User{Name: "alice", Groups: []string{"editors"}}}
 	}
-	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	checker := database.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	checker.SetMigrated()
 	store := items.NewStore(pool)
 	h, err := web.NewHandler(web.Deps{

@@ -13,7 +13,7 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
-	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 )
@@ -22,7 +22,7 @@ import (
 // (internal/service) builds it from the environment; tests build it by hand.
 type Deps struct {
 	Items  *items.Store
-	Health *health.Checker
+	Health *database.Checker
 	Authn  auth.Authenticator
 	// Policy grants roles (viewer, editor); nil lets any signed-in caller
 	// do anything, which only tests and dev mode without role lists use.
