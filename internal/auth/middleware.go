@@ -15,8 +15,8 @@ type Middleware struct {
 	// Authn identifies callers; None when nil.
 	Authn Authenticator
 	// Policy grants roles. When nil, any authenticated caller may do
-	// anything (the behaviour of the original seam); production wiring
-	// always sets it.
+	// anything (tests, and dev mode without role lists); the service always
+	// sets it.
 	Policy *Policy
 	// Public reports requests that need no identity (health checks, assets).
 	Public func(*http.Request) bool

@@ -40,9 +40,8 @@ type ProxyOptions struct {
 // in all but syntax.
 var defaultPlaceholderUsers = []string{"(null)", "-", "(none)"}
 
-// Proxy trusts identity headers set by a single-sign-on reverse proxy (the
-// original "weblogin" contract: X-Forwarded-User, colon-separated
-// X-Forwarded-Groups) only when the request also carries the proxy's shared
+// Proxy trusts identity headers set by a single-sign-on reverse proxy
+// (X-Forwarded-User, colon-separated X-Forwarded-Groups) only when the request also carries the proxy's shared
 // secret. On Cloud Run anyone can send any header, so headers without the
 // secret are ignored and the request is unauthenticated.
 //
