@@ -60,7 +60,7 @@ type proxySite struct {
 func newProxySite(t *testing.T, trusted ...string) *proxySite {
 	t.Helper()
 	pool := dbtest.NewPool(t)
-	proxy, err := auth.NewProxy(auth.ProxyOptions{Secret: []byte(proxySecret), UserDomain: "@example.edu"})
+	proxy, err := auth.NewProxy(auth.ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(proxySecret), UserDomain: "@example.edu"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ const chainSecret = "0123456789abcdef0123456789abcdef-chain"
 // outermost. items may be nil to make handlers that need it panic.
 func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 	t.Helper()
-	authn, err := auth.NewProxy(auth.ProxyOptions{Secret: []byte(chainSecret)})
+	authn, err := auth.NewProxy(auth.ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(chainSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
