@@ -115,6 +115,7 @@ type scenario struct {
 	builtins      map[string]string
 	subs          map[string]string // user substitutions (trigger or --substitutions)
 	serviceExists bool
+	servicePublic bool   // allUsers already holds roles/run.invoker
 	candidateURL  string // default: the real candidate server
 }
 
@@ -130,7 +131,7 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 	b, _ := loadBuild(t)
 	dir := t.TempDir()
 	cfg := stubConfig{
-		ServiceExists: sc.serviceExists, ServiceURL: serviceURL, CandidateURL: sc.candidateURL,
+		ServiceExists: sc.serviceExists, ServicePublic: sc.servicePublic, ServiceURL: serviceURL, CandidateURL: sc.candidateURL,
 		ServerBin: r.serverBin, OwnerURL: r.roles.OwnerURL, Tag: rehearsalTag, Commit: rehearsalCommit, FlagsFile: r.flags,
 	}
 	if cfg.CandidateURL == "" {
@@ -376,13 +377,14 @@ func TestRehearseTagRelease(t *testing.T) {
 	})
 }
 
-// TestRehearseFirstReleasePublic: the service does not exist yet. It cannot
-// be created without traffic, so it is created private and the public
-// binding waits for promote, after smoke; a connector is passed to both.
+// TestRehearseFirstReleasePublic: the first release of a public service.
+// setup.sh created the service private (a placeholder); the deploy leaves
+// its IAM policy alone, so the candidate stays private through smoke and the
+// public binding waits for promote; a connector is passed to both.
 func TestRehearseFirstReleasePublic(t *testing.T) {
 	t.Parallel()
 	r := newRehearsal(t)
-	run := r.run(t, scenario{builtins: builtinsTrigger(), subs: map[string]string{
+	run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: true, subs: map[string]string{
 		"_DB_USER": r.roles.App, "_DB_OWNER": r.roles.Owner, "_ALLOW_UNAUTHENTICATED": "true",
 		"_VPC_CONNECTOR": "conn-1", "_DB_IP_TYPE": "private",
 	}})
@@ -390,20 +392,68 @@ func TestRehearseFirstReleasePublic(t *testing.T) {
 		t.Fatalf("step %s failed:\n%s", run.failed, run.output)
 	}
 	deploy := one(t, run, "run deploy")
-	if _, ok := flag(deploy, "--no-allow-unauthenticated"); !ok {
-		t.Error("the first deploy is public before its smoke test")
+	for _, f := range []string{"--allow-unauthenticated", "--no-allow-unauthenticated"} {
+		if _, ok := flag(deploy, f); ok {
+			t.Errorf("the deploy passes %s: it would change the IAM policy (setIamPolicy) before smoke", f)
+		}
 	}
-	if _, ok := flag(deploy, "--allow-unauthenticated"); ok {
-		t.Error("the first deploy is public before its smoke test")
+	if _, ok := flag(deploy, "--no-traffic"); !ok {
+		t.Error("the first release's candidate gets traffic before its smoke test")
 	}
 	bind := one(t, run, "run services add-iam-policy-binding")
 	if m, _ := flag(bind, "--member"); m != "allUsers" || bind.Step != "promote" {
 		t.Errorf("public binding %v in step %s, want allUsers in promote", bind.Args, bind.Step)
 	}
+	if run.index("gcloud", "run services add-iam-policy-binding") < run.index("gcloud", "auth print-identity-token") {
+		t.Error("the service became public before the smoke test")
+	}
 	for _, c := range []call{one(t, run, "run jobs deploy"), deploy} {
 		if v, _ := flag(c, "--vpc-connector"); v != "conn-1" {
 			t.Errorf("gcloud %s: --vpc-connector=%q, want conn-1", strings.Join(c.Args[:2], " "), v)
 		}
+	}
+}
+
+// TestRehearsePreflightRefuses: before anything is built, a project that
+// setup.sh has not prepared, or a service that is public against
+// _ALLOW_UNAUTHENTICATED=false, stops the release; a public service
+// released as public passes.
+func TestRehearsePreflightRefuses(t *testing.T) {
+	t.Parallel()
+	r := newRehearsal(t)
+	tests := []struct {
+		name           string
+		exists, public bool
+		subs           map[string]string
+		want           string // "" means the release passes
+	}{
+		{name: "setup.sh not run", want: "run deploy/setup.sh"},
+		{name: "public service, private release", exists: true, public: true, want: "is public"},
+		{name: "public service, public release", exists: true, public: true,
+			subs: map[string]string{"_ALLOW_UNAUTHENTICATED": "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			subs := map[string]string{"_DB_USER": r.roles.App, "_DB_OWNER": r.roles.Owner}
+			for k, v := range tt.subs {
+				subs[k] = v
+			}
+			run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: tt.exists, servicePublic: tt.public, subs: subs})
+			if tt.want == "" {
+				if run.failed != "" {
+					t.Fatalf("step %s failed:\n%s", run.failed, run.output)
+				}
+				return
+			}
+			if run.failed != "preflight" || !strings.Contains(run.output, tt.want) {
+				t.Fatalf("failed step %q, want preflight saying %q:\n%s", run.failed, tt.want, run.output)
+			}
+			for _, c := range run.calls {
+				if c.Step != "inputs" && c.Step != "preflight" {
+					t.Errorf("refused in preflight, yet %s %v ran in %s", c.Tool, c.Args, c.Step)
+				}
+			}
+		})
 	}
 }
 
@@ -539,20 +589,26 @@ func TestRehearseDocumentedCommands(t *testing.T) {
 
 var continued = regexp.MustCompile(`\\\n\s*`)
 
-// headerCommand is the manual-submit command in cloudbuild.yaml's comments.
+// headerCommand is the manual-submit command in cloudbuild.yaml's comments:
+// the indented comment block ("#   ") that holds `gcloud builds submit`.
 func headerCommand(t *testing.T) string {
 	t.Helper()
-	var lines []string
+	var block []string
 	for _, l := range strings.Split(readRepoFile(t, "cloudbuild.yaml"), "\n") {
-		l = strings.TrimPrefix(l, "#   ")
-		if strings.HasPrefix(l, "gcloud builds submit") || (len(lines) > 0 && strings.HasSuffix(lines[len(lines)-1], "\\")) {
-			lines = append(lines, l)
+		cmd, ok := strings.CutPrefix(l, "#   ")
+		if !ok {
+			if slices.ContainsFunc(block, func(b string) bool { return strings.HasPrefix(b, "gcloud builds submit") }) {
+				break
+			}
+			block = nil
+			continue
 		}
+		block = append(block, cmd)
 	}
-	if len(lines) == 0 {
+	if !slices.ContainsFunc(block, func(b string) bool { return strings.HasPrefix(b, "gcloud builds submit") }) {
 		t.Fatal("cloudbuild.yaml's header has no gcloud builds submit command")
 	}
-	return continued.ReplaceAllString(strings.Join(lines, "\n"), "")
+	return continued.ReplaceAllString(strings.Join(block, "\n"), "")
 }
 
 // markedBlocks returns the fenced sh blocks preceded by <!-- rehearsal -->.
