@@ -375,6 +375,26 @@ func TestRehearseTagRelease(t *testing.T) {
 	t.Run("the test step installs what .ci/run installs and runs the whole suite", func(t *testing.T) {
 		checkTestStepInstalls(t, run)
 	})
+	t.Run("every gcloud call has a row in the permission table", func(t *testing.T) {
+		checkRehearsalCalls(t, run.calls, "cloudbuild.yaml")
+	})
+}
+
+// checkRehearsalCalls fails for a recorded gcloud call without a row of file
+// in deploy/permissions/calls.json.
+func checkRehearsalCalls(t *testing.T, calls []call, file string) {
+	t.Helper()
+	table, _ := loadPermissions(t)
+	var args [][]string
+	for _, c := range calls {
+		if c.Tool == "gcloud" {
+			args = append(args, c.Args)
+		}
+	}
+	if len(args) == 0 {
+		t.Fatal("no gcloud calls recorded")
+	}
+	checkCallsInTable(t, table, file, args)
 }
 
 // TestRehearseFirstReleasePublic: the first release of a public service.
@@ -407,6 +427,7 @@ func TestRehearseFirstReleasePublic(t *testing.T) {
 	if run.index("gcloud", "run services add-iam-policy-binding") < run.index("gcloud", "auth print-identity-token") {
 		t.Error("the service became public before the smoke test")
 	}
+	checkRehearsalCalls(t, run.calls, "cloudbuild.yaml")
 	for _, c := range []call{one(t, run, "run jobs deploy"), deploy} {
 		if v, _ := flag(c, "--vpc-connector"); v != "conn-1" {
 			t.Errorf("gcloud %s: --vpc-connector=%q, want conn-1", strings.Join(c.Args[:2], " "), v)
@@ -557,6 +578,7 @@ func TestRehearseDocumentedCommands(t *testing.T) {
 				t.Fatalf("%v\n%s\n%s", err, script, out)
 			}
 			calls := readCalls(t, dir)
+			checkRehearsalCalls(t, calls, "docs/deploy.md")
 			submits := 0
 			defer func() {
 				if strings.Contains(name, "header") && submits == 0 {
