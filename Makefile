@@ -21,7 +21,7 @@ FUZZTIME  ?= 100000x
 # Pinned; `go run pkg@version` keeps the linter's dependencies out of go.mod.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench clean-data help
+.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench bench-scale clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -75,6 +75,9 @@ test-all: test lint vuln test-fuzz test-browser test-container ## everything CI 
 
 bench: ## load-test /healthz and /api/items against bare baselines (needs wrk; tools/loadtest/README.md)
 	$(GO) run ./tools/loadtest
+
+bench-scale: ## search, pages and inserts at 1,000,000 items, store and HTTP, vs the targets in docs/performance.md (minutes; not in CI)
+	$(GO) run ./tools/benchscale
 
 clean-data: ## delete the local PostgreSQL data of `make run`
 	rm -rf .data

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/proctest"
 )
 
 const (
@@ -66,7 +66,7 @@ func TestContainer(t *testing.T) {
 	t.Run("image", func(t *testing.T) { checkImage(t, p, image) })
 
 	dbURL := pgtest.NewDatabase(t)
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	name := "example-function-ci-" + suffix
 	p.run("run", "--detach", "--name="+name, "--network=host",
 		"--env=PORT="+strconv.Itoa(port), "--env=DATABASE_URL="+dbURL,
@@ -303,15 +303,6 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func randomHex(n int) string {

@@ -22,7 +22,7 @@ import (
 	"example.com/example-function/function"
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/service"
 )
 
@@ -53,8 +53,8 @@ func run(ctx context.Context, stdout io.Writer) error {
 			dataDir = filepath.Join(".data", "postgres")
 		}
 		fmt.Fprintf(stdout, "dev: starting a local PostgreSQL (data in %s)\n", dataDir)
-		srv, err := pgtest.Start(ctx, pgtest.Options{DataDir: dataDir, Durable: true})
-		if errors.Is(err, pgtest.ErrNotInstalled) {
+		srv, err := localpg.Start(ctx, localpg.Options{DataDir: dataDir, Durable: true})
+		if errors.Is(err, localpg.ErrNotInstalled) {
 			return err
 		}
 		if err != nil {
@@ -97,7 +97,7 @@ const (
 // prepare creates the roles and the "app" database (owned by ownerRole) if
 // needed, migrates it as the owner, seeds a few sample items into an empty
 // table, and returns the app role's URL.
-func prepare(ctx context.Context, srv *pgtest.Server) (string, error) {
+func prepare(ctx context.Context, srv *localpg.Server) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := createRoles(ctx, srv); err != nil {
@@ -136,7 +136,7 @@ func prepare(ctx context.Context, srv *pgtest.Server) (string, error) {
 // createRoles makes the two roles and the database, as the superuser. A
 // data directory from before the two roles had its tables owned by the
 // superuser: they are handed to the owner role, so it can migrate them.
-func createRoles(ctx context.Context, srv *pgtest.Server) error {
+func createRoles(ctx context.Context, srv *localpg.Server) error {
 	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ END $$`)
 }
 
 // roleURL is the URL of database app on srv as role.
-func roleURL(srv *pgtest.Server, role string) string {
+func roleURL(srv *localpg.Server, role string) string {
 	u, err := neturl.Parse(srv.URL("app"))
 	if err != nil {
 		panic(err) // pgtest builds the URL

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
 )
@@ -64,7 +65,7 @@ func TestStartsAndRecoversWithDatabaseDown(t *testing.T) {
 		t.Fatalf("POST while down: %d", res.StatusCode)
 	}
 
-	srv, err := pgtest.Start(context.Background(), pgtest.Options{Port: dbPort})
+	srv, err := localpg.Start(context.Background(), localpg.Options{Port: dbPort})
 	if err != nil {
 		t.Fatal(err)
 	}

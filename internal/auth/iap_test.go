@@ -250,6 +250,7 @@ func TestKeySetUnavailable(t *testing.T) {
 	if _, err := a.Authenticate(iapRequest(tok)); err != nil {
 		t.Fatalf("stale cache while endpoint down: %v", err)
 	}
+	waitIdle(t, a.KeySet()) // the stale set is refreshed in the background
 	if n := f.fetches.Load(); n != 3 {
 		t.Errorf("fetches = %d, want 3", n)
 	}
@@ -268,9 +269,29 @@ func TestKeyRemovedFromSetIsRefusedAfterRefresh(t *testing.T) {
 	f.mu.Unlock()
 	f.addKey("key-2", true)
 	now.Add(int64(2 * time.Minute))
+	// The stale set serves while it is refreshed in the background...
+	if _, err := a.Authenticate(iapRequest(tok)); err != nil {
+		t.Fatalf("stale set during its refresh: %v", err)
+	}
+	waitIdle(t, a.KeySet())
+	// ...and once the refresh is in, the withdrawn key is refused.
 	if _, err := a.Authenticate(iapRequest(tok)); ReasonOf(err) != ReasonUnknownKey {
 		t.Fatalf("withdrawn key: %v, want unknown_key", err)
 	}
+}
+
+// waitIdle waits until no fetch of ks is running.
+func waitIdle(t *testing.T, ks *KeySet) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		ks.mu.Lock()
+		idle := ks.inflight == nil
+		ks.mu.Unlock()
+		if idle {
+			return
+		}
+	}
+	t.Fatal("key set fetch still running after 10 s")
 }
 
 func TestKeySetIgnoresUnusableKeys(t *testing.T) {

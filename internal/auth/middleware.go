@@ -8,7 +8,9 @@ import (
 
 // Middleware authenticates every request that is not public, then checks
 // the caller's role for the method: 401 when there is no acceptable
-// identity, 403 when the role does not allow the method.
+// identity, 403 when the role does not allow the method, and 503 with
+// Retry-After when the identity cannot be checked (the issuer's keys are
+// unavailable).
 type Middleware struct {
 	// Authn identifies callers; None when nil.
 	Authn Authenticator
@@ -19,7 +21,7 @@ type Middleware struct {
 	// Public reports requests that need no identity (health checks, assets).
 	Public func(*http.Request) bool
 	// Deny writes the refusal in the right format (HTML sign-in hint or
-	// problem JSON) for status 401 or 403. Plain text when nil.
+	// problem JSON) for status 401, 403 or 503. Plain text when nil.
 	Deny   func(w http.ResponseWriter, r *http.Request, status int)
 	Logger *slog.Logger
 	// OnRefusal, when set, is called once per refusal with its reason, so
@@ -50,10 +52,16 @@ func (m Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		u, err := authn.Authenticate(r)
 		if err != nil {
-			if c, ok := authn.(Challenger); ok {
+			reason, status := ReasonOf(err), http.StatusUnauthorized
+			if reason == ReasonKeysUnavailable {
+				// Our outage (the issuer's keys cannot be had), not a
+				// missing sign-in: ask the caller to come back shortly.
+				status = http.StatusServiceUnavailable
+				w.Header().Set("Retry-After", KeysRetryAfter)
+			} else if c, ok := authn.(Challenger); ok {
 				w.Header().Set("WWW-Authenticate", c.Challenge())
 			}
-			refusal{m.Logger, m.OnRefusal, m.Deny}.write(w, r, http.StatusUnauthorized, ReasonOf(err), err, "")
+			refusal{m.Logger, m.OnRefusal, m.Deny}.write(w, r, status, reason, err, "")
 			return
 		}
 		ctx := NewContext(r.Context(), u)

@@ -41,6 +41,9 @@ type Options struct {
 
 	// HTTPClient fetches key sets; a client with a 10 s timeout when nil.
 	HTTPClient *http.Client
+	// KeysMaxStale is how long a key set serves without a successful
+	// fetch (iap, cloudrun-iam); 24 h when zero.
+	KeysMaxStale time.Duration
 	// Now is the clock for token checks; time.Now when nil.
 	Now func() time.Time
 }
@@ -51,7 +54,7 @@ func New(o Options, logger *slog.Logger) (Authenticator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ks := KeySetOptions{Client: o.HTTPClient, Now: o.Now}
+	ks := KeySetOptions{Client: o.HTTPClient, Now: o.Now, MaxStale: o.KeysMaxStale, Logger: logger}
 	var (
 		a   Authenticator
 		err error

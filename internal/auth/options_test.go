@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -68,5 +69,21 @@ func TestNewProxyModeNeverLogsSecret(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), testSecret) || !strings.Contains(buf.String(), "mode=proxy") {
 		t.Fatalf("log: %s", buf.String())
+	}
+}
+
+func TestNewPassesKeysMaxStale(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{
+		{Mode: ModeIAP, IAPAudience: "/projects/1/global/backendServices/2", KeysMaxStale: 72 * time.Hour},
+		{Mode: ModeCloudRunIAM, CloudRunAudiences: []string{"https://x.a.run.app"}, KeysMaxStale: 72 * time.Hour},
+	} {
+		a, err := New(o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ks := a.(interface{ KeySet() *KeySet }).KeySet(); ks.maxStale != 72*time.Hour {
+			t.Errorf("%s: key set max stale %s, want 72h", o.Mode, ks.maxStale)
+		}
 	}
 }

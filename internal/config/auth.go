@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Auth selects how callers are identified (AUTH_MODE) and what they may do
@@ -56,6 +57,12 @@ type Auth struct {
 	// requests, e.g. https://admin.example.edu.
 	TrustedOrigins []string
 
+	// KeysMaxStale (AUTH_KEYS_MAX_STALE) is how long a signing key set
+	// (iap, cloudrun-iam) may serve after its last successful fetch while
+	// the issuer's endpoint cannot be reached; past it, signed-in requests
+	// get 503 until a fetch succeeds. Sets are refreshed after an hour.
+	KeysMaxStale time.Duration
+
 	// SignOutURL (SIGN_OUT_URL) is the "Sign out" link on every page: a
 	// path on this service or an http(s) URL, "none" for no link. The
 	// default is IAP's documented sign-out with AUTH_MODE=iap, and no
@@ -77,6 +84,10 @@ const (
 	DefaultProxyGroupsHeader = "X-Forwarded-Groups"
 	// MinProxySecretBytes matches internal/auth.MinProxySecretBytes.
 	MinProxySecretBytes = 32
+	// DefaultKeysMaxStale is AUTH_KEYS_MAX_STALE's default; KeysRefreshAge
+	// (internal/auth's refresh age) is its lower bound.
+	DefaultKeysMaxStale = 24 * time.Hour
+	KeysRefreshAge      = time.Hour
 )
 
 // Secret is a configuration value that must never reach a log: every
@@ -129,6 +140,10 @@ func loadAuth(p *parser, onCloudRun bool) Auth {
 		ViewerUsers:        p.list("VIEWER_USERS"),
 		EditorUsers:        p.list("EDITOR_USERS"),
 		TrustedOrigins:     p.list("CSRF_TRUSTED_ORIGINS"),
+		KeysMaxStale:       p.duration("AUTH_KEYS_MAX_STALE", DefaultKeysMaxStale),
+	}
+	if a.KeysMaxStale <= KeysRefreshAge {
+		p.problem("AUTH_KEYS_MAX_STALE", "must be longer than %s, the age at which key sets are refreshed, got %s", KeysRefreshAge, a.KeysMaxStale)
 	}
 	a.ProxyPlaceholderUsers = p.list("AUTH_PROXY_PLACEHOLDER_USERS")
 	if a.UserDomain != "" && !strings.HasPrefix(a.UserDomain, "@") {
@@ -237,7 +252,8 @@ func (a Auth) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("dev_user", a.DevUser), slog.Any("dev_groups", a.DevGroups),
 			slog.Bool("allow_dev_on_cloud_run", a.AllowDevOnCloudRun))
 	case "iap":
-		attrs = append(attrs, slog.String("iap_audience", a.IAPAudience), slog.String("iap_jwks_url", a.IAPJWKSURL))
+		attrs = append(attrs, slog.String("iap_audience", a.IAPAudience), slog.String("iap_jwks_url", a.IAPJWKSURL),
+			slog.String("keys_max_stale", a.KeysMaxStale.String()))
 	case "proxy":
 		attrs = append(attrs, slog.Bool("proxy_secret_set", a.ProxySecret != ""),
 			slog.String("proxy_secret_header", a.ProxySecretHeader),
@@ -245,7 +261,8 @@ func (a Auth) LogValue() slog.Value {
 			slog.String("proxy_groups_header", a.ProxyGroupsHeader),
 			slog.Any("proxy_placeholder_users", a.ProxyPlaceholderUsers))
 	case "cloudrun-iam":
-		attrs = append(attrs, slog.Any("cloudrun_audience", a.CloudRunAudiences), slog.String("google_certs_url", a.GoogleCertsURL))
+		attrs = append(attrs, slog.Any("cloudrun_audience", a.CloudRunAudiences), slog.String("google_certs_url", a.GoogleCertsURL),
+			slog.String("keys_max_stale", a.KeysMaxStale.String()))
 	}
 	attrs = append(attrs,
 		slog.String("user_domain", a.UserDomain),

@@ -85,6 +85,11 @@ func Load(lookup Lookup) (Config, error) {
 	c.Log.Level = p.level("LOG_LEVEL", slog.LevelInfo)
 
 	c.Database = loadDatabase(p)
+	if c.Server.WriteTimeout > 0 && c.Database.RequestTimeout >= c.Server.WriteTimeout {
+		// A request cut off by the write timeout gets no answer at all,
+		// not the 503 the database deadline promises.
+		p.problem("DB_REQUEST_TIMEOUT", "must be below HTTP_WRITE_TIMEOUT (%s), got %s", c.Server.WriteTimeout, c.Database.RequestTimeout)
+	}
 	c.Auth = loadAuth(p, c.OnCloudRun)
 	c.Telemetry = loadTelemetry(p)
 	c.Tracing = loadTracing(p)

@@ -75,7 +75,7 @@ func TestDatabaseModes(t *testing.T) {
 		problem string // variable named in the error; "" for valid
 	}{
 		{"url", map[string]string{"DATABASE_URL": "postgres://u:p@h:5432/d?sslmode=require"}, ""},
-		{"key=value with a colon in the password", map[string]string{"DATABASE_URL": "host=h user=u password=a:b dbname=d"}, ""},
+		{"key=value with a colon in the password", map[string]string{"DATABASE_URL": "host=h user=u password=a:b dbname=d sslmode=require"}, ""},
 		{"broken url", map[string]string{"DATABASE_URL": "postgres://u:p@h:port/d"}, "DATABASE_URL"},
 		{"neither", map[string]string{}, "DATABASE_URL"},
 		{"both", with(cloud, "DATABASE_URL", "postgres://h/d"), "DATABASE_URL"},
@@ -87,7 +87,7 @@ func TestDatabaseModes(t *testing.T) {
 		{"iam", with(cloud, "DB_PASSWORD", "", "DB_IAM_AUTH", "true", "DB_USER", "run@proj.iam.gserviceaccount.com"), ""},
 		{"iam with password", with(cloud, "DB_IAM_AUTH", "true", "DB_USER", "run@proj.iam.gserviceaccount.com"), "DB_PASSWORD"},
 		{"bad ip type", with(cloud, "DB_IP_TYPE", "ipv6"), "DB_IP_TYPE"},
-		{"min above max", map[string]string{"DATABASE_URL": "postgres://h/d", "DB_MIN_CONNS": "5", "DB_MAX_CONNS": "2"}, "DB_MIN_CONNS"},
+		{"min above max", map[string]string{"DATABASE_URL": "postgres://h/d?sslmode=require", "DB_MIN_CONNS": "5", "DB_MAX_CONNS": "2"}, "DB_MIN_CONNS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,7 +107,7 @@ func TestDatabaseModes(t *testing.T) {
 func TestLogValueHidesSecrets(t *testing.T) {
 	t.Parallel()
 	for _, env := range []map[string]string{
-		{"DATABASE_URL": "postgres://app:hunter2-url@db:5432/app"},
+		{"DATABASE_URL": "postgres://app:hunter2-url@db:5432/app?sslmode=disable"},
 		{"INSTANCE_CONNECTION_NAME": "p:r:i", "DB_USER": "app", "DB_NAME": "app", "DB_PASSWORD": "hunter2-pw"},
 	} {
 		c, err := Load(envOf(env))
@@ -127,7 +127,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 
 func TestCloudRunIsDetected(t *testing.T) {
 	t.Parallel()
-	c, err := Load(envOf(map[string]string{"K_SERVICE": "items", "DATABASE_URL": "postgres://h/d"}))
+	c, err := Load(envOf(map[string]string{"K_SERVICE": "items", "DATABASE_URL": "postgres://h/d?sslmode=require"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -32,6 +31,13 @@ type Database struct {
 	ConnectTimeout    time.Duration
 	HealthCheckPeriod time.Duration
 
+	// RequestTimeout (DB_REQUEST_TIMEOUT) bounds each request that uses the
+	// database, its wait for a pool connection included. The service's
+	// connections tell PostgreSQL too (statement_timeout, lock_timeout,
+	// idle_in_transaction_session_timeout), so no statement outlives it
+	// for long on the server either.
+	RequestTimeout time.Duration
+
 	// Migrate applies the embedded migrations at start (in the background).
 	// Production leaves it to `server migrate` (a Cloud Run job) instead.
 	Migrate bool
@@ -39,14 +45,25 @@ type Database struct {
 	// AppRole is the role the service runs as when it is not the owner:
 	// `server migrate` grants it row access and checks it has no more.
 	AppRole string
-	// MigrateTimeout bounds a whole `server migrate` run and each of its
-	// statements (the service's request timeouts do not apply to it).
+	// MigrateTimeout (DB_MIGRATE_TIMEOUT) bounds a migration run (a whole
+	// `server migrate`, or one attempt at start) and each of its statements.
+	// Migrations run on a connection of their own, exempt from
+	// RequestTimeout: building an index on a large table takes minutes.
 	MigrateTimeout time.Duration
 	// MigrateLockTimeout bounds how long a migration waits for a table lock,
 	// so a migration stuck behind a long transaction fails (and is retried)
 	// instead of queueing every query of the service behind it.
 	MigrateLockTimeout time.Duration
 }
+
+// Bounds of DB_REQUEST_TIMEOUT. PostgreSQL counts its timeouts in
+// milliseconds; DefaultRequestTimeout ends a stalled request before the
+// default 7 s drain does.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	MinRequestTimeout     = 10 * time.Millisecond
+	DefaultMigrateTimeout = 10 * time.Minute
+)
 
 // Configured reports whether any database is configured at all.
 func (d Database) Configured() bool { return d.URL != "" || d.InstanceConnectionName != "" }
@@ -68,16 +85,20 @@ func loadDatabase(p *parser) Database {
 		MaxConnIdleTime:        p.duration("DB_MAX_CONN_IDLE_TIME", 5*time.Minute),
 		ConnectTimeout:         p.duration("DB_CONNECT_TIMEOUT", 5*time.Second),
 		HealthCheckPeriod:      p.duration("DB_HEALTH_CHECK_PERIOD", 10*time.Second),
+		RequestTimeout:         p.duration("DB_REQUEST_TIMEOUT", DefaultRequestTimeout),
 		Migrate:                p.boolean("DB_MIGRATE", true),
 		AppRole:                p.str("DB_APP_ROLE", ""),
-		MigrateTimeout:         p.duration("DB_MIGRATE_TIMEOUT", 10*time.Minute),
+		MigrateTimeout:         p.duration("DB_MIGRATE_TIMEOUT", DefaultMigrateTimeout),
 		MigrateLockTimeout:     p.duration("DB_MIGRATE_LOCK_TIMEOUT", 10*time.Second),
+	}
+	if d.RequestTimeout < MinRequestTimeout {
+		p.problem("DB_REQUEST_TIMEOUT", "must be at least %s, got %s", MinRequestTimeout, d.RequestTimeout)
 	}
 	if len(d.AppRole) > 63 || strings.ContainsFunc(d.AppRole, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		p.problem("DB_APP_ROLE", "must be a PostgreSQL role name (at most 63 bytes, no control characters)")
 	}
-	if d.MigrateTimeout <= 0 {
-		p.problem("DB_MIGRATE_TIMEOUT", "must be greater than zero")
+	if d.MigrateTimeout < time.Second {
+		p.problem("DB_MIGRATE_TIMEOUT", "must be at least 1s, got %s", d.MigrateTimeout)
 	}
 	if d.MigrateLockTimeout <= 0 || d.MigrateLockTimeout > d.MigrateTimeout {
 		p.problem("DB_MIGRATE_LOCK_TIMEOUT", "must be greater than zero and at most DB_MIGRATE_TIMEOUT (%s)", d.MigrateTimeout)
@@ -94,13 +115,9 @@ func loadDatabase(p *parser) Database {
 	case d.URL != "" && d.InstanceConnectionName != "":
 		p.problem("DATABASE_URL", "set either DATABASE_URL or INSTANCE_CONNECTION_NAME, not both")
 	case d.URL != "":
-		// pgx accepts both URLs and key=value strings; only reject URLs that
-		// cannot parse at all, and never echo the value (it may hold a password).
-		if looksLikeURL(d.URL) {
-			if _, err := url.Parse(d.URL); err != nil {
-				p.problem("DATABASE_URL", "is not a valid URL")
-			}
-		}
+		// pgx accepts both URLs and key=value strings; problems never echo
+		// the value (it may hold a password).
+		checkSSLMode(p, d.URL)
 	case d.InstanceConnectionName != "":
 		if !instanceNameRE.MatchString(d.InstanceConnectionName) {
 			p.problem("INSTANCE_CONNECTION_NAME", "must look like project:region:instance, got %q", d.InstanceConnectionName)
@@ -149,7 +166,9 @@ func (d Database) LogValue() slog.Value {
 		slog.Bool("iam_auth", d.IAMAuth),
 		slog.String("ip_type", d.IPType),
 		slog.Int("max_conns", d.MaxConns),
+		slog.String("request_timeout", d.RequestTimeout.String()),
 		slog.Bool("migrate", d.Migrate),
 		slog.String("app_role", d.AppRole),
+		slog.String("migrate_timeout", d.MigrateTimeout.String()),
 	)
 }

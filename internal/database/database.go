@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"cloud.google.com/go/cloudsqlconn"
 	"github.com/jackc/pgx/v5"
@@ -25,9 +27,8 @@ type DB struct {
 type Option func(*options)
 
 type options struct {
-	dialerOpts    []cloudsqlconn.Option
-	tracer        func(database string) pgx.QueryTracer
-	runtimeParams map[string]string
+	dialerOpts []cloudsqlconn.Option
+	tracer     func(database string) pgx.QueryTracer
 }
 
 // WithDialerOptions passes extra options to cloudsqlconn.NewDialer, e.g.
@@ -87,12 +88,11 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
 	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
+	for k, v := range ServiceTimeouts(c.RequestTimeout) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
 	if o.tracer != nil {
 		pc.ConnConfig.Tracer = o.tracer(pc.ConnConfig.Database)
-	}
-
-	for k, v := range o.runtimeParams {
-		pc.ConnConfig.RuntimeParams[k] = v
 	}
 
 	db := &DB{}
@@ -111,6 +111,30 @@ func Open(ctx context.Context, c config.Database, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("database: pool: %w", err)
 	}
 	return db, nil
+}
+
+// ServiceTimeouts are the session settings that tell PostgreSQL the
+// request deadline d, so a statement whose client gave up (or vanished)
+// does not keep running or holding locks on the server: statements and
+// idle transactions end after d. Lock waits end at four fifths of d, so a
+// request stalled behind a lock usually gets a clean error from the server
+// before its own deadline cuts the connection, and the pool keeps its
+// connections through a stall. d <= 0 sets nothing.
+func ServiceTimeouts(d time.Duration) map[string]string {
+	if d <= 0 {
+		return nil
+	}
+	return map[string]string{
+		"statement_timeout":                   millis(d),
+		"lock_timeout":                        millis(d - d/5),
+		"idle_in_transaction_session_timeout": millis(d),
+	}
+}
+
+// millis renders d in whole milliseconds (PostgreSQL's unit for its
+// timeouts), at least 1: 0 would mean no limit.
+func millis(d time.Duration) string {
+	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 }
 
 func ipTypeOption(t string) cloudsqlconn.DialOption {

@@ -13,6 +13,7 @@ import (
 
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/pgtest"
 )
 
@@ -59,7 +60,7 @@ func TestConcurrentChecksAreCoalesced(t *testing.T) {
 func TestStateFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := pgtest.Start(ctx, pgtest.Options{})
+	srv, err := localpg.Start(ctx, localpg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,12 @@ type DB interface {
 
 // Store reads and writes items in PostgreSQL.
 type Store struct {
-	db DB
+	db     DB
+	search searchLimits
 }
 
 // NewStore returns a store on db.
-func NewStore(db DB) *Store { return &Store{db: db} }
+func NewStore(db DB) *Store { return &Store{db: db, search: defaultSearchLimits} }
 
 const columns = `id, name, description, created_by, created_at, updated_by, updated_at, version`
 
@@ -42,28 +43,25 @@ const MaxQueryLen = MaxNameLen
 // List returns up to p.Limit items after p.After, and the cursor of the next
 // page when there is one.
 //
-// A search still walks the (created_at, id) index newest first and filters
-// as it goes, so pages stay keyset-paginated and stable. A substring match
-// cannot use a plain B-tree index; past tens of thousands of items, a
-// pg_trgm GIN index on lower(name) would be the next step.
+// Pages are keyset-paginated newest first, searches included, so they stay
+// stable while items are added. A search term of three characters or more
+// is answered by a bounded walk of the newest rows or by the trigram index
+// on name (pg_trgm), whichever finds the page first (searchPage); a shorter
+// term holds no trigram and walks the newest-first index, so its cost grows
+// with the rows passed before a page fills (docs/performance.md).
 func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
-	// One row more than asked tells whether another page follows.
-	var args []any
-	if p.Query != "" {
-		args = append(args, "%"+likeEscaper.Replace(p.Query)+"%")
+	var (
+		list []Item
+		err  error
+	)
+	if p.Query != "" && indexable(p.Query) {
+		list, err = s.searchPage(ctx, p)
+	} else {
+		sql, args := listQuery(p)
+		list, err = s.collect(ctx, sql, args)
 	}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-	}
-	args = append(args, p.Limit+1)
-	sql := listSQL(p.Query != "", p.After != nil)
-	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list items: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, scanItem)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list items: %w", err)
+		return nil, nil, err
 	}
 	if len(list) <= p.Limit {
 		return list, nil, nil
@@ -71,6 +69,25 @@ func (s *Store) List(ctx context.Context, p Page) ([]Item, *Cursor, error) {
 	list = list[:p.Limit]
 	next := CursorOf(list[len(list)-1])
 	return list, &next, nil
+}
+
+// listQuery is the statement and arguments of List. One row more than
+// asked tells whether another page follows.
+//
+// A search is planned for its own term on every call (QueryExecModeExec:
+// the unnamed statement, one round trip): whether the trigram index or the
+// newest-first walk is cheaper depends on how common the term is, and a
+// cached statement's generic plan would pick one for every term.
+func listQuery(p Page) (string, []any) {
+	var args []any
+	if p.Query != "" {
+		args = append(args, pgx.QueryExecModeExec, "%"+likeEscaper.Replace(p.Query)+"%")
+	}
+	if p.After != nil {
+		args = append(args, p.After.CreatedAt, p.After.ID)
+	}
+	args = append(args, p.Limit+1)
+	return listSQL(p.Query != "", p.After != nil), args
 }
 
 // likeEscaper makes a string match itself literally in a LIKE pattern,
@@ -210,6 +227,7 @@ func scanItem(row pgx.CollectableRow) (Item, error) {
 
 // IsUnavailable reports whether err means the database could not be reached
 // (as opposed to a bad query), so callers can answer 503 instead of 500.
+// Timeouts count as unavailable too; TimeoutReason tells them apart.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false

@@ -1,3 +1,6 @@
+// Package pgtest gives tests a real PostgreSQL: a fresh database (or a
+// database with an owner and an app role) per test on one server per test
+// binary, started with internal/localpg, or TEST_DATABASE_URL's server.
 package pgtest
 
 import (
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"example.com/example-function/internal/localpg"
 )
 
 // shared is the one server of a test binary. Test binaries are processes of
@@ -19,7 +24,7 @@ import (
 var shared struct {
 	once  sync.Once
 	admin string // URL of a database to run CREATE DATABASE on
-	srv   *Server
+	srv   *localpg.Server
 	err   error
 }
 
@@ -48,7 +53,7 @@ func AdminURL(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		shared.srv, shared.err = Start(ctx, Options{})
+		shared.srv, shared.err = localpg.Start(ctx, localpg.Options{})
 		if shared.err == nil {
 			shared.admin = shared.srv.URL("postgres")
 		}

@@ -27,6 +27,7 @@ func authOptions(c config.Auth) auth.Options {
 		CloudRunAudiences: c.CloudRunAudiences,
 		GoogleCertsURL:    c.GoogleCertsURL,
 		UserDomain:        c.UserDomain,
+		KeysMaxStale:      c.KeysMaxStale,
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"example.com/example-function/internal/config"
@@ -18,9 +17,10 @@ import (
 // more, and exits. The release pipeline runs it as a Cloud Run job of the
 // release's image before any revision of it serves.
 //
-// Its one connection has its own limits instead of the service's request
-// timeouts: statements may run up to DB_MIGRATE_TIMEOUT (which also bounds
-// the whole run) and wait for a lock up to DB_MIGRATE_LOCK_TIMEOUT.
+// Migrations run on a connection of their own with its own limits instead
+// of the service's request timeouts: statements may run up to
+// DB_MIGRATE_TIMEOUT (which also bounds the whole run) and wait for a lock
+// up to DB_MIGRATE_LOCK_TIMEOUT.
 func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error {
 	cfg, err := config.Load(lookup)
 	if err != nil {
@@ -29,11 +29,7 @@ func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error 
 	logger := newLogger(cfg.Log, stdout, cfg.Telemetry.ProjectID)
 	c := cfg.Database
 	c.MaxConns, c.MinConns = 1, 0
-	db, err := database.Open(ctx, c, database.WithRuntimeParams(map[string]string{
-		"statement_timeout":                   milliseconds(c.MigrateTimeout),
-		"lock_timeout":                        milliseconds(c.MigrateLockTimeout),
-		"idle_in_transaction_session_timeout": milliseconds(c.MigrateTimeout),
-	}))
+	db, err := database.Open(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -45,7 +41,7 @@ func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if err := database.Migrate(ctx, db.Pool, database.WithAppRole(c.AppRole)); err != nil {
+	if err := database.Migrate(ctx, db.Pool, database.WithAppRole(c.AppRole), database.WithLockTimeout(c.MigrateLockTimeout)); err != nil {
 		return err
 	}
 	if c.AppRole != "" {
@@ -68,12 +64,13 @@ func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error 
 	return nil
 }
 
-// migrate applies migrations, retrying with capped exponential backoff
-// until it succeeds or the service closes; /readyz stays 503 until then.
-func (s *Service) migrate(ctx context.Context, checker *health.Checker, opts ...database.MigrateOption) {
+// migrate applies migrations, each attempt bounded by timeout, retrying with
+// capped exponential backoff until it succeeds or the service closes;
+// /readyz stays 503 until then.
+func (s *Service) migrate(ctx context.Context, checker *health.Checker, timeout time.Duration, opts ...database.MigrateOption) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := database.Migrate(actx, s.db.Pool, opts...)
 		cancel()
 		if err == nil {
@@ -94,5 +91,3 @@ func (s *Service) migrate(ctx context.Context, checker *health.Checker, opts ...
 		delay = min(delay*2, 30*time.Second)
 	}
 }
-
-func milliseconds(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

@@ -127,26 +127,29 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 	}
 	policy := authPolicy(cfg.Auth)
 	warnWildcardGrants(cfg.Auth, logger)
-	checker := health.NewChecker(db.Pool.Ping, cfg.Database.ConnectTimeout+time.Second, logger)
+	// A check also answers /readyz, which must answer within the request
+	// deadline (web.Deps.DatabaseTimeout).
+	checker := health.NewChecker(db.Pool.Ping, min(cfg.Database.ConnectTimeout+time.Second, cfg.Database.RequestTimeout), logger)
 	s := &Service{
 		Config: cfg,
 		Logger: logger,
 		db:     db,
 		tel:    tel,
 		Web: web.Deps{
-			Items:          items.NewStore(db.Pool),
-			Health:         checker,
-			Authn:          authn,
-			Policy:         &policy,
-			TrustedOrigins: cfg.Auth.TrustedOrigins,
-			SignOutURL:     cfg.Auth.SignOutURL,
-			OnAuthRefusal:  func(ctx context.Context, r auth.Reason) { obs.metrics.AuthRefused(ctx, string(r)) },
-			Events:         obs.metrics,
-			Observe:        obs.requests,
-			ObserveProbes:  obs.probes,
-			Logger:         logger,
-			Build:          buildinfo.Get(),
-			Started:        time.Now(),
+			Items:           items.NewStore(db.Pool),
+			Health:          checker,
+			Authn:           authn,
+			Policy:          &policy,
+			TrustedOrigins:  cfg.Auth.TrustedOrigins,
+			SignOutURL:      cfg.Auth.SignOutURL,
+			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { obs.metrics.AuthRefused(ctx, string(r)) },
+			Events:          obs.metrics,
+			DatabaseTimeout: cfg.Database.RequestTimeout,
+			Observe:         obs.requests,
+			ObserveProbes:   obs.probes,
+			Logger:          logger,
+			Build:           buildinfo.Get(),
+			Started:         time.Now(),
 		},
 	}
 	// Background work outlives the start-up context; Close stops it.
@@ -164,7 +167,9 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 	// Ready means the schema this build needs, whoever applies it.
 	checker.CheckSchema(database.SchemaStatus(db.Pool))
 	if cfg.Database.Migrate {
-		s.wg.Go(func() { s.migrate(bg, checker, database.WithAppRole(cfg.Database.AppRole)) })
+		s.wg.Go(func() {
+			s.migrate(bg, checker, cfg.Database.MigrateTimeout, database.WithAppRole(cfg.Database.AppRole))
+		})
 	}
 	return s, nil
 }

@@ -15,9 +15,12 @@ const (
 	MetricItemsDeleted  = "app.items.deleted"
 	MetricEditConflicts = "app.items.edit_conflicts"
 	MetricAuthRefusals  = "app.auth.refusals"
+	MetricDBTimeouts    = "app.db.timeouts"
 
 	// AttrRefusalReason is the attribute on MetricAuthRefusals.
 	AttrRefusalReason = "reason"
+	// AttrTimeoutReason is the attribute on MetricDBTimeouts.
+	AttrTimeoutReason = "reason"
 )
 
 // AppMetrics counts the service's business events. The zero value (and a
@@ -25,7 +28,7 @@ const (
 // need no setup. Callers should depend on a small interface of their own
 // with the methods they call.
 type AppMetrics struct {
-	created, updated, deleted, conflicts, refusals metric.Int64Counter
+	created, updated, deleted, conflicts, refusals, dbTimeouts metric.Int64Counter
 }
 
 // NewAppMetrics creates the instruments on the Telemetry's meter provider.
@@ -42,6 +45,7 @@ func (t *Telemetry) NewAppMetrics() (*AppMetrics, error) {
 		{&m.deleted, MetricItemsDeleted, "{item}", "Items deleted."},
 		{&m.conflicts, MetricEditConflicts, "{conflict}", "Edits refused because the item changed meanwhile (412)."},
 		{&m.refusals, MetricAuthRefusals, "{request}", "Requests refused by authentication or authorization, by reason."},
+		{&m.dbTimeouts, MetricDBTimeouts, "{request}", "Requests answered 503 because the database ran out of time, by reason."},
 	} {
 		ctr, err := meter.Int64Counter(c.name, metric.WithUnit(c.unit), metric.WithDescription(c.desc))
 		if err != nil {
@@ -92,5 +96,13 @@ func (m *AppMetrics) EditConflict(ctx context.Context) {
 func (m *AppMetrics) AuthRefused(ctx context.Context, reason string) {
 	if m != nil {
 		add(ctx, m.refusals, metric.WithAttributes(attribute.String(AttrRefusalReason, reason)))
+	}
+}
+
+// DatabaseTimeout counts one request answered 503 because the database ran
+// out of time. reason is one of internal/items' Timeout constants.
+func (m *AppMetrics) DatabaseTimeout(ctx context.Context, reason string) {
+	if m != nil {
+		add(ctx, m.dbTimeouts, metric.WithAttributes(attribute.String(AttrTimeoutReason, reason)))
 	}
 }

@@ -16,6 +16,7 @@ func TestAppMetricsZeroValueIsSafe(t *testing.T) {
 		m.ItemDeleted(ctx)
 		m.EditConflict(ctx)
 		m.AuthRefused(ctx, "missing")
+		m.DatabaseTimeout(ctx, "acquire")
 	}
 }
 
@@ -52,5 +53,16 @@ func TestAppMetricsCount(t *testing.T) {
 	}
 	if byReason["missing"] != 1 || byReason["forbidden"] != 2 || len(byReason) != 2 {
 		t.Errorf("refusals by reason = %v", byReason)
+	}
+	am.DatabaseTimeout(ctx, "acquire")
+	am.DatabaseTimeout(ctx, "lock_not_available")
+	am.DatabaseTimeout(ctx, "acquire")
+	timeouts := map[string]int64{}
+	for _, p := range m.metrics(t)[MetricDBTimeouts].Data.(metricdata.Sum[int64]).DataPoints {
+		v, _ := p.Attributes.Value(AttrTimeoutReason)
+		timeouts[v.AsString()] = p.Value
+	}
+	if timeouts["acquire"] != 2 || timeouts["lock_not_available"] != 1 || len(timeouts) != 2 {
+		t.Errorf("database timeouts by reason = %v", timeouts)
 	}
 }

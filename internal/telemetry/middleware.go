@@ -40,13 +40,6 @@ var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 type HTTPOptions struct {
 	// Logger receives the request lines and recovered panics (required).
 	Logger *slog.Logger
-	// Route returns the route pattern before the handler runs, so the span
-	// starts with its final name. With an *http.ServeMux:
-	//	func(r *http.Request) string { _, p := mux.Handler(r); return p }
-	// When nil, the route is learnt after the handler returns: from
-	// RecordRoute around the mux, or else from Request.Pattern, which only
-	// works when the mux receives the very request the middleware passed on.
-	Route func(*http.Request) string
 	// Untraced requests get no span and no request log line; they are
 	// still measured, and panics still recovered. For probes, which come
 	// every few seconds and would drown the users' traffic.
@@ -151,10 +144,7 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 		start := time.Now()
 		ctx := m.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		method := normalizeMethod(r.Method)
-		route := ""
-		if m.o.Route != nil {
-			route = routePath(m.o.Route(r))
-		}
+		route := "" // learnt after the handler: from RecordRoute, or Request.Pattern
 		traced := !m.o.Untraced
 		span := trace.SpanFromContext(ctx) // the remote parent, or a no-op span
 		if traced {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -66,12 +67,22 @@ func (s *site) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 503 until the database is reachable and migrated, so a
 // load balancer or a deploy smoke test can wait for a working instance.
+// It answers within DatabaseTimeout: a check (ping, and the pool acquire in
+// it) still running then counts as failed.
 func (s *site) readyz(w http.ResponseWriter, r *http.Request) {
 	db := health.State{Status: "unknown"}
+	answered := true
 	if s.Health != nil {
-		db = s.Health.Check(r.Context())
+		ctx := r.Context()
+		if s.DatabaseTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.DatabaseTimeout)
+			defer cancel()
+		}
+		db = s.Health.Check(ctx)
+		answered = ctx.Err() == nil
 	}
-	ready := db.Status == "up" && db.Migrated
+	ready := answered && db.Status == "up" && db.Migrated
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable

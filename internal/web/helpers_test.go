@@ -45,9 +45,10 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	store := items.NewStore(pool)
 	h, err := web.NewHandler(web.Deps{
 		Items: store, Health: checker, Authn: authn,
-		Logger:  slog.New(slog.DiscardHandler),
-		Build:   buildinfo.Info{Version: "v1.2.3", Commit: "abc123"},
-		Started: time.Now(),
+		DatabaseTimeout: 5 * time.Second,
+		Logger:          slog.New(slog.DiscardHandler),
+		Build:           buildinfo.Info{Version: "v1.2.3", Commit: "abc123"},
+		Started:         time.Now(),
 	})
 	if err != nil {
 		t.Fatal(err)

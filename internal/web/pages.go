@@ -229,6 +229,9 @@ func (s *site) formInvalid(w http.ResponseWriter, r *http.Request, err error, fo
 }
 
 func (s *site) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.databaseTimedOut(w, r, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, items.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound)

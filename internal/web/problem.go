@@ -40,6 +40,9 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // errors say anything specific; everything else is logged and becomes a
 // generic 500 or 503, so no SQL or driver text reaches a client.
 func (s *site) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.databaseTimedOut(w, r, err) {
+		return
+	}
 	var (
 		verr     *items.ValidationError
 		conflict *items.ConflictError

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	"html/template"
@@ -101,7 +102,13 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, page, 
 
 // errorPage renders an HTML error page for status.
 func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int) {
-	msg := map[int]string{
+	s.errorPageWith(w, r, status, "")
+}
+
+// errorPageWith renders the error page for status with msg, or the
+// status's usual message when msg is empty.
+func (s *site) errorPageWith(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	msg = cmp.Or(msg, map[int]string{
 		http.StatusNotFound:              "There is nothing at this address.",
 		http.StatusMethodNotAllowed:      "This address does not accept that kind of request.",
 		http.StatusUnauthorized:          "You need to sign in to see this page.",
@@ -110,8 +117,8 @@ func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int) {
 		http.StatusBadRequest:            "The request could not be understood.",
 		http.StatusServiceUnavailable:    "The service cannot reach its database right now. Please try again in a moment.",
 		http.StatusInternalServerError:   "Something went wrong on our side. It has been logged.",
-	}[status]
-	if status == http.StatusServiceUnavailable {
+	}[status])
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "5")
 	}
 	s.render(w, r, status, "error.html", http.StatusText(status), struct {

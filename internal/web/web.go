@@ -32,6 +32,9 @@ type Deps struct {
 	TrustedOrigins []string
 	// Events counts business events (telemetry); nil counts nothing.
 	Events Events
+	// DatabaseTimeout is the deadline of every request but the probes and
+	// assets, the wait for a pool connection included; 0 sets none.
+	DatabaseTimeout time.Duration
 	// OnAuthRefusal counts refusals by reason (telemetry); may be nil.
 	OnAuthRefusal func(context.Context, auth.Reason)
 	Logger        *slog.Logger
@@ -53,14 +56,18 @@ type Events interface {
 	ItemUpdated(context.Context)
 	ItemDeleted(context.Context)
 	EditConflict(context.Context)
+	// DatabaseTimeout counts a request answered 503 database-timeout;
+	// reason is one of internal/items' Timeout constants.
+	DatabaseTimeout(ctx context.Context, reason string)
 }
 
 type noEvents struct{}
 
-func (noEvents) ItemCreated(context.Context)  {}
-func (noEvents) ItemUpdated(context.Context)  {}
-func (noEvents) ItemDeleted(context.Context)  {}
-func (noEvents) EditConflict(context.Context) {}
+func (noEvents) ItemCreated(context.Context)             {}
+func (noEvents) ItemUpdated(context.Context)             {}
+func (noEvents) ItemDeleted(context.Context)             {}
+func (noEvents) EditConflict(context.Context)            {}
+func (noEvents) DatabaseTimeout(context.Context, string) {}
 
 // site holds the dependencies and what the handlers build from them once.
 type site struct {
@@ -107,6 +114,8 @@ func (s *site) chain(routes http.Handler) (http.Handler, error) {
 		// Who is calling, and may they (401, 403).
 		auth.Middleware{Authn: s.Authn, Policy: s.Policy, Public: isPublic, Deny: s.deny,
 			Logger: s.Logger, OnRefusal: s.OnAuthRefusal}.Wrap,
+		// The request's deadline for database work (503 database-timeout).
+		s.deadline,
 		// Tell Observe which route matched, so spans and metrics are named
 		// by pattern, not raw path.
 		telemetry.RecordRoute,
@@ -205,13 +214,21 @@ func isAPI(r *http.Request) bool {
 // the caller expects.
 func (s *site) deny(w http.ResponseWriter, r *http.Request, status int) {
 	if isAPI(r) {
-		if status == http.StatusUnauthorized {
+		switch status {
+		case http.StatusUnauthorized:
 			writeProblem(w, problem{Status: status, Type: "unauthenticated", Title: "Sign-in required",
 				Detail: "This request carries no accepted identity."})
-		} else {
+		case http.StatusServiceUnavailable:
+			writeProblem(w, problem{Status: status, Type: "sign-in-unavailable", Title: "Sign-in temporarily unavailable",
+				Detail: "Identities cannot be checked right now; try again shortly."})
+		default:
 			writeProblem(w, problem{Status: status, Type: "forbidden", Title: "Forbidden",
 				Detail: "Your account may not do this."})
 		}
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		s.errorPageWith(w, r, status, "Signing in is briefly unavailable. Please try again in a moment.")
 		return
 	}
 	s.errorPage(w, r, status)

@@ -10,7 +10,7 @@ import (
 
 	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 )
 
 // The domain as the load test sees it: the list route it loads and the
@@ -24,7 +24,7 @@ const listPath = "/api/items?limit=50"
 // prepareDatabase creates a database, applies the service's own migrations
 // and seeds rows items through the service's own store, so the schema and
 // the data follow the domain code.
-func prepareDatabase(ctx context.Context, pg *pgtest.Server, rows int) (string, error) {
+func prepareDatabase(ctx context.Context, pg *localpg.Server, rows int) (string, error) {
 	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
 	if err != nil {
 		return "", fmt.Errorf("postgres: %w", err)

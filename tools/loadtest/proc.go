@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"example.com/example-function/internal/localpg"
 )
 
 // startPinned starts cmd with its CPU affinity limited to cpus (none: no
@@ -104,15 +105,6 @@ type procSpec struct {
 	Extra []string // -server-env, last so it wins
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // command builds the exec.Cmd for s listening on port.
 func (s procSpec) command(port int) *exec.Cmd {
 	cmd := exec.Command(s.Path, s.Args...)
@@ -127,7 +119,7 @@ func (s procSpec) command(port int) *exec.Cmd {
 
 // startProc starts s and waits until readyPath answers 200.
 func startProc(ctx context.Context, s procSpec, readyPath string) (*proc, error) {
-	port, err := freePort()
+	port, err := localpg.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 )
 
 // comparison is one subject-versus-reference throughput measurement.
@@ -174,7 +174,7 @@ func run(ctx context.Context, s settings) error {
 	}
 
 	if s.Only["startup"] {
-		closed, err := freePort() // nothing listens there once freePort returns
+		closed, err := localpg.FreePort() // nothing listens there once freePort returns
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func run(ctx context.Context, s settings) error {
 func loadScenarios(ctx context.Context, s settings, rep *report, wrk, self string,
 	service func(string, ...string) procSpec, bareSpec func(...string) procSpec, wo wrkOptions) error {
 	logf("starting PostgreSQL (pgtest)")
-	pg, err := pgtest.Start(ctx, pgtest.Options{})
+	pg, err := localpg.Start(ctx, localpg.Options{})
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"example.com/example-function/internal/localpg"
 )
 
 // startupResult is exec-to-first-200 over several runs.
@@ -41,7 +43,7 @@ func measureStartup(ctx context.Context, s procSpec, n int, pollCPUs []int) (sta
 }
 
 func startOnce(ctx context.Context, s procSpec, pollCPUs []int) (time.Duration, string, error) {
-	port, err := freePort()
+	port, err := localpg.FreePort()
 	if err != nil {
 		return 0, "", err
 	}

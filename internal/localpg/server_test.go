@@ -1,4 +1,4 @@
-package pgtest_test
+package localpg_test
 
 import (
 	"context"
@@ -7,39 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"example.com/example-function/internal/pgtest"
+	"example.com/example-function/internal/localpg"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-func TestNewDatabaseIsUsableAndIsolated(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	a, b := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	if a == b {
-		t.Fatalf("two databases share a URL: %s", a)
-	}
-	connA, err := pgx.Connect(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connA.Close(ctx)
-	if _, err := connA.Exec(ctx, "CREATE TABLE t (x int)"); err != nil {
-		t.Fatal(err)
-	}
-	connB, err := pgx.Connect(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connB.Close(ctx)
-	var n int
-	if err := connB.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 't'").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Fatalf("table created in database A is visible in B")
-	}
-}
 
 func TestStartKeepsDataAcrossRestarts(t *testing.T) {
 	t.Parallel()
@@ -48,7 +17,7 @@ func TestStartKeepsDataAcrossRestarts(t *testing.T) {
 		t.Log("TEST_DATABASE_URL is set; starting an own server anyway")
 	}
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "pgtest-persist-")
+	dir, err := os.MkdirTemp("", "localpg-persist-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +27,7 @@ func TestStartKeepsDataAcrossRestarts(t *testing.T) {
 	}
 	data := dir + "/data"
 
-	srv, err := pgtest.Start(ctx, pgtest.Options{DataDir: data})
+	srv, err := localpg.Start(ctx, localpg.Options{DataDir: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +36,7 @@ func TestStartKeepsDataAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, err = pgtest.Start(ctx, pgtest.Options{DataDir: data})
+	srv, err = localpg.Start(ctx, localpg.Options{DataDir: data})
 	if err != nil {
 		t.Fatal(err)
 	}

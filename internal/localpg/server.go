@@ -1,9 +1,9 @@
-// Package pgtest runs a real, throwaway PostgreSQL server for tests and for
-// local development (cmd/dev). It finds the server binaries on the machine,
-// initialises a data directory, starts postgres on a free loopback port and
-// stops it again. When run as root it starts the server as the "postgres"
-// user, because PostgreSQL refuses to run as root.
-package pgtest
+// Package localpg runs a real PostgreSQL server from the machine's own
+// binaries: for `make run` (cmd/dev) and, through internal/pgtest, for tests.
+// It finds the server binaries, initialises a data directory, starts postgres
+// on a free loopback port and stops it again. When run as root it starts the
+// server as the "postgres" user, because PostgreSQL refuses to run as root.
+package localpg
 
 import (
 	"bytes"
@@ -43,6 +43,9 @@ type Options struct {
 	Durable bool
 	// Log receives the server's output; nil discards it.
 	Log func(line string)
+	// Settings are extra server settings (postgres -c NAME=VALUE), e.g.
+	// shared_buffers for a benchmark.
+	Settings map[string]string
 }
 
 // Server is a running PostgreSQL server.
@@ -143,12 +146,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for attempt := 0; ; attempt++ {
 		s.port = opts.Port
 		if s.port == 0 {
-			if s.port, err = freePort(); err != nil {
+			if s.port, err = FreePort(); err != nil {
 				s.cleanup()
 				return nil, err
 			}
 		}
-		err = s.start(ctx, cred, opts.Durable)
+		err = s.start(ctx, cred, opts.Durable, opts.Settings)
 		if err == nil {
 			return s, nil
 		}
@@ -169,7 +172,7 @@ func (s *Server) initdb(ctx context.Context, cred *syscall.Credential) error {
 	return nil
 }
 
-func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bool) error {
+func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bool, settings map[string]string) error {
 	args := []string{
 		"-D", s.dataDir,
 		"-p", strconv.Itoa(s.port),
@@ -179,6 +182,14 @@ func (s *Server) start(ctx context.Context, cred *syscall.Credential, durable bo
 	}
 	if !durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	names := make([]string, 0, len(settings))
+	for k := range settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		args = append(args, "-c", k+"="+settings[k])
 	}
 	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
@@ -311,10 +322,12 @@ func prepareDir(dir string, cred *syscall.Credential) error {
 	return nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server about to start on it.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
