@@ -12,6 +12,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/telemetry"
 )
@@ -107,6 +108,7 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 		am.ItemDeleted(r.Context())
 		am.EditConflict(r.Context())
 		am.AuthRefused(r.Context(), "missing")
+		am.DatabaseTimeout(r.Context(), items.TimeoutQuery)
 	})
 	mw(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil))
 

@@ -206,6 +206,7 @@ func TestMonitoringFiles(t *testing.T) {
 		"monitoring.googleapis.com/uptime_check/check_passed", // /healthz uptime
 		"run.googleapis.com/container/instance_count",         // no instances
 		p(telemetry.MetricAuthRefusals, "counter"),            // sign-in keys unavailable
+		p(telemetry.MetricDBTimeouts, "counter"),              // database timeouts
 	} {
 		if !slices.Contains(alertTypes, want) {
 			t.Errorf("no alert policy on %s", want)
