@@ -74,6 +74,21 @@ type rehearsal struct {
 
 func newRehearsal(t *testing.T) *rehearsal {
 	t.Helper()
+	r := newStubRehearsal(t)
+	r.serverBin = proctest.Build(t, "./cmd/server",
+		buildinfo.LinkFlag("Version", rehearsalTag), buildinfo.LinkFlag("Commit", rehearsalCommit))
+	r.roles = pgtest.NewRoles(t)
+	// The candidate revision: the release's binary as the app role, not
+	// migrating (DB_MIGRATE=false, as the deploy step sets it).
+	r.candidate = proctest.Start(t, r.serverBin, "DATABASE_URL="+r.roles.AppURL, "DB_MIGRATE=false", "LOG_FORMAT=text")
+	r.candidate.WaitHTTP(t, "/healthz", 200, 15*time.Second)
+	return r
+}
+
+// newStubRehearsal has the stand-ins only, no server or database: enough
+// for scenarios that stop before the migrate step.
+func newStubRehearsal(t *testing.T) *rehearsal {
+	t.Helper()
 	requireTool(t, "bash", "the pipeline's scripts are bash")
 	requireTool(t, "python3", "the smoke step parses JSON with python3, as in cloud-sdk:slim")
 	curl := requireTool(t, "curl", "the smoke step's HTTP client")
@@ -100,13 +115,6 @@ func newRehearsal(t *testing.T) *rehearsal {
 			t.Fatal(err)
 		}
 	}
-	r.serverBin = proctest.Build(t, "./cmd/server",
-		buildinfo.LinkFlag("Version", rehearsalTag), buildinfo.LinkFlag("Commit", rehearsalCommit))
-	r.roles = pgtest.NewRoles(t)
-	// The candidate revision: the release's binary as the app role, not
-	// migrating (DB_MIGRATE=false, as the deploy step sets it).
-	r.candidate = proctest.Start(t, r.serverBin, "DATABASE_URL="+r.roles.AppURL, "DB_MIGRATE=false", "LOG_FORMAT=text")
-	r.candidate.WaitHTTP(t, "/healthz", 200, 15*time.Second)
 	return r
 }
 
@@ -117,6 +125,7 @@ type scenario struct {
 	serviceExists bool
 	servicePublic bool   // allUsers already holds roles/run.invoker
 	candidateURL  string // default: the real candidate server
+	until         string // the last step to run; "" means all
 }
 
 type result struct {
@@ -134,7 +143,7 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 		ServiceExists: sc.serviceExists, ServicePublic: sc.servicePublic, ServiceURL: serviceURL, CandidateURL: sc.candidateURL,
 		ServerBin: r.serverBin, OwnerURL: r.roles.OwnerURL, Tag: rehearsalTag, Commit: rehearsalCommit, FlagsFile: r.flags,
 	}
-	if cfg.CandidateURL == "" {
+	if cfg.CandidateURL == "" && r.candidate != nil {
 		cfg.CandidateURL = r.candidate.URL("")
 	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
@@ -175,6 +184,9 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 		fmt.Fprintf(&out, "--- step %s\n%s", s.GetId(), stepOut)
 		if err != nil {
 			res.failed = s.GetId()
+			break
+		}
+		if s.GetId() == sc.until {
 			break
 		}
 	}
@@ -438,10 +450,11 @@ func TestRehearseFirstReleasePublic(t *testing.T) {
 // TestRehearsePreflightRefuses: before anything is built, a project that
 // setup.sh has not prepared, or a service that is public against
 // _ALLOW_UNAUTHENTICATED=false, stops the release; a public service
-// released as public passes.
+// released as public passes preflight (the rest of such a release is
+// TestRehearseFirstReleasePublic's).
 func TestRehearsePreflightRefuses(t *testing.T) {
 	t.Parallel()
-	r := newRehearsal(t)
+	r := newStubRehearsal(t)
 	tests := []struct {
 		name           string
 		exists, public bool
@@ -455,14 +468,11 @@ func TestRehearsePreflightRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			subs := map[string]string{"_DB_USER": r.roles.App, "_DB_OWNER": r.roles.Owner}
-			for k, v := range tt.subs {
-				subs[k] = v
-			}
-			run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: tt.exists, servicePublic: tt.public, subs: subs})
+			run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: tt.exists, servicePublic: tt.public,
+				subs: tt.subs, until: "preflight"})
 			if tt.want == "" {
-				if run.failed != "" {
-					t.Fatalf("step %s failed:\n%s", run.failed, run.output)
+				if run.failed != "" || !strings.Contains(run.output, "public=true") {
+					t.Fatalf("preflight: failed step %q, want it to pass seeing the public service:\n%s", run.failed, run.output)
 				}
 				return
 			}
@@ -517,7 +527,7 @@ func TestRehearseSmokeRefuses(t *testing.T) {
 // Inputs the pipeline refuses before it builds or deploys anything.
 func TestRehearseRefusedInputs(t *testing.T) {
 	t.Parallel()
-	r := newRehearsal(t)
+	r := newStubRehearsal(t)
 	tests := []struct {
 		name     string
 		builtins map[string]string
