@@ -20,8 +20,16 @@ LDFLAGS    = -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(C
 FUZZTIME  ?= 100000x
 # Pinned; `go run pkg@version` keeps the linter's dependencies out of go.mod.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The API contract's breaking-change check, pinned like staticcheck.
+OASDIFF     ?= $(GO) run github.com/oasdiff/oasdiff@v1.39.0
+# The front end's Node.js tools (openapi-typescript, TypeScript, Spectral),
+# pinned in package.json and package-lock.json beside the browser sources,
+# installed by `npm ci` into bin/ (ignored by git and the image build).
+ASSETS      = internal/web/assets
+NODE_TOOLS  = bin/node-tools
+NODE_BIN    = $(CURDIR)/$(NODE_TOOLS)/node_modules/.bin
 
-.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-all assets screenshots bench bench-scale clean-data help
+.PHONY: run test vet lint vuln fmt-check build test-fuzz test-container test-browser test-frontend check-frontend test-all assets api-types screenshots bench bench-scale clean-data help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -71,7 +79,28 @@ screenshots: ## refresh docs/screenshots, shown in README.md and docs/front-end.
 assets: ## rebuild internal/web/static after changing internal/web/assets/src
 	$(GO) generate ./internal/web/...
 
-test-all: test lint vuln test-fuzz test-browser test-container ## everything CI runs
+# npm ci again only when the lock file changed (npm writes the copy below).
+$(NODE_TOOLS)/node_modules/.package-lock.json: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	mkdir -p $(NODE_TOOLS)
+	cp $(ASSETS)/package.json $(ASSETS)/package-lock.json $(NODE_TOOLS)/
+	cd $(NODE_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund
+
+api-types: $(NODE_TOOLS)/node_modules/.package-lock.json ## regenerate internal/web/assets/src/openapi.d.ts from internal/web/openapi.json (needs Node.js 18+ and npm)
+	cd $(ASSETS) && $(NODE_BIN)/openapi-typescript ../openapi.json --output src/openapi.d.ts
+
+test-frontend: check-frontend ## the API contract and the TypeScript: check-frontend, then breaking changes against the last release (oasdiff; needs the git history)
+	OASDIFF='$(OASDIFF)' bash $(ASSETS)/openapi-breaking.sh
+
+check-frontend: $(NODE_TOOLS)/node_modules/.package-lock.json ## Spectral on the OpenAPI document, generated types current, tsc --strict (needs Node.js 18+ and npm)
+	cd $(ASSETS) && $(NODE_BIN)/spectral lint --fail-severity=warn ../openapi.json
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd $(ASSETS) && $(NODE_BIN)/openapi-typescript ../openapi.json --output "$$tmp/openapi.d.ts" >/dev/null) && \
+	  if diff -u $(ASSETS)/src/openapi.d.ts "$$tmp/openapi.d.ts"; then echo "$(ASSETS)/src/openapi.d.ts is current"; \
+	  else echo "$(ASSETS)/src/openapi.d.ts is stale: run make api-types"; exit 1; fi
+	cd $(ASSETS) && $(NODE_BIN)/tsc --strict --noEmit --project tsconfig.json
+
+test-all: test lint vuln test-fuzz test-browser test-container test-frontend ## everything CI runs
 
 bench: ## load-test /healthz and /api/items against bare baselines (needs wrk; tools/loadtest/README.md)
 	$(GO) run ./tools/loadtest

@@ -107,7 +107,7 @@ func newStubRehearsal(t *testing.T) *rehearsal {
 		"git": "#!/bin/sh\n" + recordLine("git") + "\ncase \"$*\" in\n" +
 			"  *describe*) echo \"$REHEARSAL_TAG\" ;;\n  *rev-parse*) echo \"$REHEARSAL_COMMIT\" ;;\nesac\n",
 	}
-	for _, tool := range []string{"docker", "apt-get", "go"} {
+	for _, tool := range []string{"docker", "apt-get", "go", "make"} {
 		stubs[tool] = "#!/bin/sh\n" + recordLine(tool) + "\n"
 	}
 	for tool, script := range stubs {
@@ -683,7 +683,7 @@ func checkTestStepInstalls(t *testing.T, run result) {
 		}
 	}
 	var installed []string
-	var goCalls []string
+	var goCalls, makeCalls []string
 	for _, c := range run.calls {
 		if c.Step != "test" {
 			continue
@@ -697,6 +697,9 @@ func checkTestStepInstalls(t *testing.T, run result) {
 		}
 		if c.Tool == "go" {
 			goCalls = append(goCalls, strings.Join(c.Args, " "))
+		}
+		if c.Tool == "make" {
+			makeCalls = append(makeCalls, strings.Join(c.Args, " "))
 		}
 	}
 	var want []string
@@ -712,6 +715,11 @@ func checkTestStepInstalls(t *testing.T, run result) {
 	}
 	if len(ci) == 0 || !sameSet(installed, want) {
 		t.Errorf("Cloud Build's test step installs %q; .ci/run installs %q (less %v): keep them in step", installed, want, notInCloudBuild)
+	}
+	// The front end's checks but the breaking-change one, which needs the
+	// git history a Cloud Build source upload lacks (CI runs it).
+	if !slices.Equal(makeCalls, []string{"check-frontend"}) {
+		t.Errorf("test step ran make %q, want exactly check-frontend", makeCalls)
 	}
 	if !slices.Equal(goCalls, []string{"vet ./...", "test -race ./..."}) {
 		t.Errorf("test step ran go %q, want exactly vet ./... and test -race ./... (the whole suite)", goCalls)

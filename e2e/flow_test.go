@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"example.com/example-function/internal/web/contract"
 )
 
 // With JavaScript: create and delete happen through the JSON API without
@@ -178,6 +180,18 @@ func TestBrowserFlowWithJavaScript(t *testing.T) {
 	ana.check("not found")
 	ana.axe("not found")
 	ben.check("end")
+
+	// The script's own API calls passed the contract check on the way.
+	seen := srv.checker.Seen()
+	for _, k := range []contract.Key{
+		{Operation: "createItem", Status: 201}, {Operation: "createItem", Status: 422, Problem: "validation"},
+		{Operation: "deleteItem", Status: 412, Problem: "edit-conflict"}, {Operation: "getItem", Status: 200},
+		{Operation: "deleteItem", Status: 204},
+	} {
+		if seen[k] == 0 {
+			t.Errorf("the contract check saw no %v; seen: %v", k, seen)
+		}
+	}
 }
 
 // waitFor polls a JavaScript condition for up to 10 s.

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -26,6 +28,8 @@ import (
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
+	"example.com/example-function/internal/web"
+	"example.com/example-function/internal/web/contract"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -36,9 +40,13 @@ const proxySecret = "e2e-proxy-secret-0123456789abcdef-0123456789"
 
 const signOutURL = "https://sso.example.edu/logout"
 
-// server is the real service binary on a fresh database, in proxy mode.
+// server is the real service binary on a fresh database, in proxy mode,
+// behind a proxy that checks every /api answer against the API's OpenAPI
+// document (internal/web/contract): the browser and apiAs talk to front.
 type server struct {
-	proc *proctest.Proc
+	proc    *proctest.Proc
+	front   *httptest.Server
+	checker *contract.Checker
 }
 
 func startServer(t *testing.T) *server {
@@ -53,10 +61,20 @@ func startServer(t *testing.T) *server {
 		"LOG_FORMAT=text",
 	)
 	p.WaitHTTP(t, "/readyz", http.StatusOK, 30*time.Second)
-	return &server{proc: p}
+	checker, err := contract.New(web.OpenAPIDocument(), web.ProblemTypeBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(p.URL(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(checker.Proxy(t, target))
+	t.Cleanup(front.Close)
+	return &server{proc: p, front: front, checker: checker}
 }
 
-func (s *server) url(path string) string { return s.proc.URL(path) }
+func (s *server) url(path string) string { return s.front.URL + path }
 
 // apiAs calls the JSON API as user (for setting up and changing data
 // behind a browser's back).

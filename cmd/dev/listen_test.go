@@ -37,9 +37,8 @@ func TestDevRunnerListensOnLoopbackByDefault(t *testing.T) {
 			p := proctest.Start(t, bin, env...)
 			p.WaitHTTP(t, "/healthz", http.StatusOK, 20*time.Second)
 			port := strconv.Itoa(p.Port)
-			if want := "addr=" + net.JoinHostPort(tt.addr, port); !strings.Contains(p.Output(), want) {
-				t.Errorf("output lacks %q:\n%s", want, p.Output())
-			}
+			// Every line before "listening" is out once it is.
+			p.WantOutput(t, "addr="+net.JoinHostPort(tt.addr, port), 10*time.Second)
 			if got := strings.Contains(p.Output(), "AUTH_MODE=dev listening on"); got != tt.warns {
 				t.Errorf("warning logged %v, want %v:\n%s", got, tt.warns, p.Output())
 			}

@@ -19,9 +19,8 @@ func TestServerListensOnEveryInterface(t *testing.T) {
 	p := proctest.Start(t, bin, "DATABASE_URL=postgres://127.0.0.1:1/x?connect_timeout=1", "DB_MIGRATE=false")
 	p.WaitHTTP(t, "/healthz", http.StatusOK, 20*time.Second)
 	port := strconv.Itoa(p.Port)
-	if want := `"addr":"[::]:` + port + `"`; !strings.Contains(p.Output(), want) {
-		t.Errorf("output lacks %s:\n%s", want, p.Output())
-	}
+	// Every line before "listening" is out once it is (lines stay in order).
+	p.WantOutput(t, `"addr":"[::]:`+port+`"`, 10*time.Second)
 	if strings.Contains(p.Output(), "listening on every interface, not only loopback") {
 		t.Errorf("warned without dev sign-in:\n%s", p.Output())
 	}
@@ -48,6 +47,7 @@ func TestServerWarnsAboutDevSignInOffLoopback(t *testing.T) {
 	bin := proctest.Build(t, "./cmd/server")
 	p := proctest.Start(t, bin, append(devEnv, "DATABASE_URL=postgres://127.0.0.1:1/x?connect_timeout=1", "DB_MIGRATE=false")...)
 	p.WaitHTTP(t, "/healthz", http.StatusOK, 20*time.Second)
+	p.WantOutput(t, `"message":"listening"`, 10*time.Second)
 	if !strings.Contains(p.Output(), `AUTH_MODE=dev listening on every interface, not only loopback`) ||
 		!strings.Contains(p.Output(), `"severity":"WARNING"`) {
 		t.Errorf("no warning:\n%s", p.Output())

@@ -19,6 +19,8 @@ import (
 	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
+	"example.com/example-function/internal/web"
+	"example.com/example-function/internal/web/contract"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -165,13 +167,27 @@ func getJSON(t *testing.T, url string, want int, v any) {
 	}
 }
 
+// post sends a JSON body and checks the answer against the API's OpenAPI
+// document, as the real binary gives it.
 func post(t *testing.T, url, body string) *http.Response {
 	t.Helper()
-	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	checker, err := contract.New(web.OpenAPIDocument(), web.ProblemTypeBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checker.Check(req, []byte(body), res); err != nil {
+		t.Error(err)
+	}
 	return res
 }
 

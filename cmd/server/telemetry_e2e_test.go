@@ -25,6 +25,7 @@ import (
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/proctest"
 	"example.com/example-function/internal/telemetry"
@@ -333,9 +334,9 @@ func TestTelemetryExportEndToEnd(t *testing.T) {
 			name, unit string
 			want       int64
 		}{
-			{telemetry.MetricItemsCreated, "{item}", 2},
-			{telemetry.MetricItemsUpdated, "{item}", 1},
-			{telemetry.MetricEditConflicts, "{conflict}", 1},
+			{items.MetricCreated, "{item}", 2},
+			{items.MetricUpdated, "{item}", 1},
+			{items.MetricEditConflicts, "{conflict}", 1},
 		} {
 			if v := sum(t, metric(t, rcv, c.name, c.unit), true); v != c.want {
 				t.Errorf("%s = %d, want %d", c.name, v, c.want)

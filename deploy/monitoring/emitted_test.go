@@ -89,7 +89,11 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 	if err := tel.RecordPoolStats(pool); err != nil {
 		t.Fatal(err)
 	}
-	am, err := tel.NewAppMetrics()
+	am, err := items.NewMetrics(tel.MeterProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals, err := tel.NewAuthRefusals()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +111,8 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 		am.ItemUpdated(r.Context())
 		am.ItemDeleted(r.Context())
 		am.EditConflict(r.Context())
-		am.AuthRefused(r.Context(), "missing")
 		am.DatabaseTimeout(r.Context(), items.TimeoutQuery)
+		refusals.Count(r.Context(), "missing")
 	})
 	mw(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil))
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"example.com/example-function/internal/auth"
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 )
 
@@ -179,7 +180,7 @@ func TestMonitoringFiles(t *testing.T) {
 		p(telemetry.MetricPoolIdle, "gauge"),
 		p(telemetry.MetricPoolTotal, "gauge"),
 		p(telemetry.MetricPoolAcquireWait, "counter"),
-		p(telemetry.MetricItemsCreated, "counter"),
+		p(items.MetricCreated, "counter"),
 		p(telemetry.MetricAuthRefusals, "counter"),
 	} {
 		if !slices.Contains(dashTypes, want) {
@@ -206,7 +207,7 @@ func TestMonitoringFiles(t *testing.T) {
 		"monitoring.googleapis.com/uptime_check/check_passed", // /healthz uptime
 		"run.googleapis.com/container/instance_count",         // no instances
 		p(telemetry.MetricAuthRefusals, "counter"),            // sign-in keys unavailable
-		p(telemetry.MetricDBTimeouts, "counter"),              // database timeouts
+		p(items.MetricDBTimeouts, "counter"),                  // database timeouts
 	} {
 		if !slices.Contains(alertTypes, want) {
 			t.Errorf("no alert policy on %s", want)

@@ -1,6 +1,5 @@
 // Package auth says who is calling and what they may do, and puts the
-// answer on the request context for the handlers below. It is the "require
-// login" library of the original app, rebuilt so that nothing rests on a
+// answer on the request context for the handlers below. Nothing rests on a
 // header an internet client could forge.
 //
 // Authenticators, chosen by configuration (see New):

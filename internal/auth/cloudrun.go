@@ -10,8 +10,6 @@ import (
 
 // Google ID token constants.
 const (
-	// DefaultGoogleCerts is Google's OAuth 2.0 JWK set for ID tokens.
-	DefaultGoogleCerts = "https://www.googleapis.com/oauth2/v3/certs"
 	// Google ID tokens live one hour.
 	googleLeeway      = 30 * time.Second
 	googleMaxLifetime = time.Hour + 2*googleLeeway
@@ -23,7 +21,7 @@ type CloudRunIAMOptions struct {
 	// URL(s) such as https://example-function-abc123-ew.a.run.app, or a
 	// custom audience configured on the service.
 	Audiences []string
-	// CertsURL is Google's JWK set; DefaultGoogleCerts when empty.
+	// CertsURL is Google's JWK set (required; config.DefaultGoogleCertsURL).
 	CertsURL string
 	KeySet   KeySetOptions
 	// UserDomain is a suffix such as "@example.edu" stripped from emails.
@@ -55,7 +53,7 @@ func NewCloudRunIAM(o CloudRunIAMOptions) (*CloudRunIAM, error) {
 	}
 	url := o.CertsURL
 	if url == "" {
-		url = DefaultGoogleCerts
+		return nil, errorf("Cloud Run IAM needs the URL of Google's key set (https://www.googleapis.com/oauth2/v3/certs)")
 	}
 	return &CloudRunIAM{
 		v: &tokenVerifier{

@@ -53,7 +53,7 @@ func FuzzProxyHeaders(f *testing.F) {
 	f.Add(testSecret[:32], "bob", "a", false)
 	f.Add(testSecret, "(null)", "", false)
 	f.Add(testSecret, "bob\u202e", "", false)
-	p, err := NewProxy(ProxyOptions{Secret: []byte(testSecret), UserDomain: "@example.edu"})
+	p, err := NewProxy(ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret), UserDomain: "@example.edu"})
 	if err != nil {
 		f.Fatal(err)
 	}

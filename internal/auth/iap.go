@@ -10,9 +10,8 @@ import (
 
 // IAP constants from Google's "Securing your app with signed headers".
 const (
-	IAPHeader      = "X-Goog-Iap-Jwt-Assertion"
-	IAPIssuer      = "https://cloud.google.com/iap"
-	DefaultIAPKeys = "https://www.gstatic.com/iap/verify/public_key-jwk"
+	IAPHeader = "X-Goog-Iap-Jwt-Assertion"
+	IAPIssuer = "https://cloud.google.com/iap"
 	// IAP allows 30 s of clock skew and issues tokens for at most 10
 	// minutes.
 	iapLeeway      = 30 * time.Second
@@ -25,8 +24,8 @@ type IAPOptions struct {
 	// /projects/NUMBER/global/backendServices/ID (load balancer) or
 	// /projects/NUMBER/apps/PROJECT_ID (App Engine).
 	Audience string
-	// KeysURL is IAP's JWK set; DefaultIAPKeys when empty. Tests point it at
-	// their own server.
+	// KeysURL is IAP's JWK set (required; config.DefaultIAPJWKSURL). Tests
+	// point it at their own server.
 	KeysURL string
 	KeySet  KeySetOptions
 	// UserDomain is a suffix such as "@example.edu" stripped from emails.
@@ -53,7 +52,7 @@ func NewIAP(o IAPOptions) (*IAP, error) {
 	}
 	url := o.KeysURL
 	if url == "" {
-		url = DefaultIAPKeys
+		return nil, errorf("IAP needs the URL of its key set (https://www.gstatic.com/iap/verify/public_key-jwk)")
 	}
 	return &IAP{
 		v: &tokenVerifier{

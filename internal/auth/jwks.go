@@ -68,12 +68,15 @@ type KeySetOptions struct {
 	Logger *slog.Logger
 }
 
+// KeySetRefreshAge is the default age at which a held key set is fetched
+// again (in the background). A MaxStale must exceed it.
+const KeySetRefreshAge = time.Hour
+
 // Limits and defaults of key set fetching.
 const (
 	maxKeySetBytes    = 1 << 20
 	fetchTimeout      = 10 * time.Second
 	defaultMinRefresh = 30 * time.Second
-	defaultMaxAge     = time.Hour
 	defaultMaxStale   = 24 * time.Hour
 	defaultWait       = time.Second
 	firstBackoff      = 500 * time.Millisecond
@@ -95,7 +98,7 @@ func NewKeySet(url string, o KeySetOptions) *KeySet {
 		ks.minRefresh = defaultMinRefresh
 	}
 	if ks.maxAge <= 0 {
-		ks.maxAge = defaultMaxAge
+		ks.maxAge = KeySetRefreshAge
 	}
 	if ks.maxStale <= 0 {
 		ks.maxStale = defaultMaxStale

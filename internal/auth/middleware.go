@@ -15,8 +15,8 @@ type Middleware struct {
 	// Authn identifies callers; None when nil.
 	Authn Authenticator
 	// Policy grants roles. When nil, any authenticated caller may do
-	// anything (the behaviour of the original seam); production wiring
-	// always sets it.
+	// anything (tests, and dev mode without role lists); the service always
+	// sets it.
 	Policy *Policy
 	// Public reports requests that need no identity (health checks, assets).
 	Public func(*http.Request) bool
@@ -105,8 +105,7 @@ func withoutHeaders(r *http.Request, names []string) *http.Request {
 	return &r2
 }
 
-// refusal logs, counts and writes one refused request; shared by
-// Middleware and CrossOrigin.
+// refusal logs, counts and writes one refused request.
 type refusal struct {
 	logger    *slog.Logger
 	onRefusal func(context.Context, Reason)
@@ -114,32 +113,39 @@ type refusal struct {
 }
 
 func (f refusal) write(w http.ResponseWriter, r *http.Request, status int, reason Reason, err error, user string, extra ...slog.Attr) {
-	ctx := r.Context()
-	if f.logger != nil {
-		attrs := append([]slog.Attr{
-			slog.String("reason", string(reason)),
-			slog.Int("status", status),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-		}, extra...)
-		if user != "" {
-			attrs = append(attrs, slog.String("user", user))
-		}
-		if err != nil {
-			// Refusal details are built by this package and never contain
-			// the credential.
-			attrs = append(attrs, slog.String("detail", err.Error()))
-		}
-		f.logger.LogAttrs(ctx, levelFor(reason), "auth refused", attrs...)
-	}
+	LogRefusal(f.logger, r, status, reason, err, user, extra...)
 	if f.onRefusal != nil {
-		f.onRefusal(ctx, reason)
+		f.onRefusal(r.Context(), reason)
 	}
 	if f.deny != nil {
 		f.deny(w, r, status)
 		return
 	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// LogRefusal writes the one log line of a refused request (msg "auth
+// refused", its reason, status, method, path, the user when known, and the
+// refusal's detail, which never holds the credential), at the level the
+// reason calls for. logger may be nil. The site's cross-origin check uses it
+// too, so every refusal is logged alike.
+func LogRefusal(logger *slog.Logger, r *http.Request, status int, reason Reason, err error, user string, extra ...slog.Attr) {
+	if logger == nil {
+		return
+	}
+	attrs := append([]slog.Attr{
+		slog.String("reason", string(reason)),
+		slog.Int("status", status),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+	}, extra...)
+	if user != "" {
+		attrs = append(attrs, slog.String("user", user))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("detail", err.Error()))
+	}
+	logger.LogAttrs(r.Context(), levelFor(reason), "auth refused", attrs...)
 }
 
 // levelFor logs ordinary refusals (no sign-in yet, an expired token) at

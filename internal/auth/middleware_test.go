@@ -62,11 +62,7 @@ func newTestApp(t *testing.T, authn Authenticator, policy *Policy) *testApp {
 		}
 	}
 	m := Middleware{Authn: authn, Policy: policy, Public: isPublic, Deny: deny, Logger: logger, OnRefusal: onRefusal}
-	cop, err := CrossOrigin{Deny: deny, Logger: logger, OnRefusal: onRefusal}.Wrap(m.Wrap(mux))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.handler = SecurityHeaders(cop)
+	app.handler = m.Wrap(mux)
 	return app
 }
 

@@ -31,8 +31,8 @@ func checkText(what, s string) error {
 }
 
 // userName validates a user name from a header or token and strips the
-// configured domain suffix, so that "alice@example.edu" becomes "alice" as
-// the original weblogin app knew her. Only an exact (ASCII case-insensitive)
+// configured domain suffix, so that "alice@example.edu" becomes "alice",
+// the name a campus sign-on knows her by. Only an exact (ASCII case-insensitive)
 // suffix is stripped; other domains keep their full address, so no outside
 // account can collide with a local name. Invisible format characters
 // (bidirectional overrides and the like, see internal/formatchar) are

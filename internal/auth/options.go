@@ -28,12 +28,12 @@ type Options struct {
 	DevOnCloudRun bool
 
 	IAPAudience string
-	IAPKeysURL  string // default DefaultIAPKeys
+	IAPKeysURL  string
 
 	Proxy ProxyOptions // UserDomain is taken from Options.UserDomain
 
 	CloudRunAudiences []string
-	GoogleCertsURL    string // default DefaultGoogleCerts
+	GoogleCertsURL    string
 
 	// UserDomain, e.g. "@example.edu", is stripped from user names in every
 	// mode.

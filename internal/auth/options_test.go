@@ -22,7 +22,7 @@ func TestNewBuildsEachMode(t *testing.T) {
 		{Options{}, "auth.None"},
 		{Options{Mode: ModeNone}, "auth.None"},
 		{Options{Mode: ModeDev, Dev: User{Name: "dev"}}, "auth.Dev"},
-		{Options{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte(testSecret)}}, "*auth.Proxy"},
+		{Options{Mode: ModeProxy, Proxy: ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret)}}, "*auth.Proxy"},
 		{Options{Mode: ModeIAP, IAPAudience: testIAPAudience, IAPKeysURL: iap.url()}, "*auth.IAP"},
 		{Options{Mode: ModeCloudRunIAM, CloudRunAudiences: []string{testServiceURL}, GoogleCertsURL: google.url()}, "*auth.CloudRunIAM"},
 	}
@@ -38,7 +38,7 @@ func TestNewBuildsEachMode(t *testing.T) {
 	for _, bad := range []Options{
 		{Mode: "saml"},
 		{Mode: ModeDev},
-		{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte("short")}},
+		{Mode: ModeProxy, Proxy: ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte("short")}},
 		{Mode: ModeIAP},
 		{Mode: ModeCloudRunIAM},
 	} {
@@ -64,7 +64,7 @@ func TestNewProxyModeNeverLogsSecret(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	if _, err := New(Options{Mode: ModeProxy, Proxy: ProxyOptions{Secret: []byte(testSecret)}}, logger); err != nil {
+	if _, err := New(Options{Mode: ModeProxy, Proxy: ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret)}}, logger); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), testSecret) || !strings.Contains(buf.String(), "mode=proxy") {
@@ -75,8 +75,8 @@ func TestNewProxyModeNeverLogsSecret(t *testing.T) {
 func TestNewPassesKeysMaxStale(t *testing.T) {
 	t.Parallel()
 	for _, o := range []Options{
-		{Mode: ModeIAP, IAPAudience: "/projects/1/global/backendServices/2", KeysMaxStale: 72 * time.Hour},
-		{Mode: ModeCloudRunIAM, CloudRunAudiences: []string{"https://x.a.run.app"}, KeysMaxStale: 72 * time.Hour},
+		{Mode: ModeIAP, IAPAudience: "/projects/1/global/backendServices/2", IAPKeysURL: "http://127.0.0.1:1/keys", KeysMaxStale: 72 * time.Hour},
+		{Mode: ModeCloudRunIAM, CloudRunAudiences: []string{"https://x.a.run.app"}, GoogleCertsURL: "http://127.0.0.1:1/certs", KeysMaxStale: 72 * time.Hour},
 	} {
 		a, err := New(o, nil)
 		if err != nil {

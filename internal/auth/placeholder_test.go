@@ -13,7 +13,7 @@ import (
 // 401 and its own reason instead.
 func TestProxyRefusesPlaceholderUsers(t *testing.T) {
 	t.Parallel()
-	p, err := NewProxy(ProxyOptions{Secret: []byte(testSecret), UserDomain: "@example.edu", PlaceholderUsers: []string{"anonymous"}})
+	p, err := NewProxy(ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret), UserDomain: "@example.edu", PlaceholderUsers: []string{"anonymous"}})
 	if err != nil {
 		t.Fatal(err)
 	}

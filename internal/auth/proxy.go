@@ -9,23 +9,20 @@ import (
 	"strings"
 )
 
-// Default header names of the sign-on proxy contract.
-const (
-	DefaultProxySecretHeader = "X-Auth-Proxy-Secret"
-	DefaultProxyUserHeader   = "X-Forwarded-User"
-	DefaultProxyGroupsHeader = "X-Forwarded-Groups"
-	// MinProxySecretBytes is the shortest shared secret accepted.
-	MinProxySecretBytes = 32
-)
+// MinProxySecretBytes is the shortest shared secret accepted.
+const MinProxySecretBytes = 32
 
 // ProxyOptions configures Proxy.
 type ProxyOptions struct {
 	// Secret is the value the proxy sends in SecretHeader. At least
 	// MinProxySecretBytes long.
-	Secret       []byte
-	SecretHeader string // default DefaultProxySecretHeader
-	UserHeader   string // default DefaultProxyUserHeader
-	GroupsHeader string // default DefaultProxyGroupsHeader
+	Secret []byte
+	// The header names of the contract, all required and distinct; the
+	// configuration holds their defaults (X-Auth-Proxy-Secret,
+	// X-Forwarded-User, X-Forwarded-Groups).
+	SecretHeader string
+	UserHeader   string
+	GroupsHeader string
 	// UserDomain is a suffix such as "@example.edu" stripped from names.
 	UserDomain string
 	// PlaceholderUsers are more user values that mean "nobody signed in"
@@ -40,9 +37,8 @@ type ProxyOptions struct {
 // in all but syntax.
 var defaultPlaceholderUsers = []string{"(null)", "-", "(none)"}
 
-// Proxy trusts identity headers set by a single-sign-on reverse proxy (the
-// original "weblogin" contract: X-Forwarded-User, colon-separated
-// X-Forwarded-Groups) only when the request also carries the proxy's shared
+// Proxy trusts identity headers set by a single-sign-on reverse proxy
+// (X-Forwarded-User, colon-separated X-Forwarded-Groups) only when the request also carries the proxy's shared
 // secret. On Cloud Run anyone can send any header, so headers without the
 // secret are ignored and the request is unauthenticated.
 //
@@ -64,11 +60,14 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 	}
 	p := &Proxy{
 		secretSum:    sha256.Sum256(o.Secret),
-		secretHeader: headerName(o.SecretHeader, DefaultProxySecretHeader),
-		userHeader:   headerName(o.UserHeader, DefaultProxyUserHeader),
-		groupsHeader: headerName(o.GroupsHeader, DefaultProxyGroupsHeader),
+		secretHeader: textproto.CanonicalMIMEHeaderKey(o.SecretHeader),
+		userHeader:   textproto.CanonicalMIMEHeaderKey(o.UserHeader),
+		groupsHeader: textproto.CanonicalMIMEHeaderKey(o.GroupsHeader),
 		userDomain:   o.UserDomain,
 		placeholders: append(slices.Clone(defaultPlaceholderUsers), o.PlaceholderUsers...),
+	}
+	if p.secretHeader == "" || p.userHeader == "" || p.groupsHeader == "" {
+		return nil, errorf("proxy secret, user and groups header names are required")
 	}
 	if p.secretHeader == p.userHeader || p.secretHeader == p.groupsHeader || p.userHeader == p.groupsHeader {
 		return nil, errorf("proxy secret, user and groups headers must differ")
@@ -78,13 +77,6 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 
 // SecretHeaders implements SecretHeaders: handlers never see the secret.
 func (p *Proxy) SecretHeaders() []string { return []string{p.secretHeader} }
-
-func headerName(name, def string) string {
-	if name == "" {
-		name = def
-	}
-	return textproto.CanonicalMIMEHeaderKey(name)
-}
 
 // Authenticate implements Authenticator.
 func (p *Proxy) Authenticate(r *http.Request) (User, error) {

@@ -12,7 +12,7 @@ const testSecret = "0123456789abcdef0123456789abcdef-proxy"
 
 func newTestProxy(t *testing.T) *Proxy {
 	t.Helper()
-	p, err := NewProxy(ProxyOptions{Secret: []byte(testSecret), UserDomain: "@example.edu"})
+	p, err := NewProxy(ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret), UserDomain: "@example.edu"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +143,10 @@ func TestProxyCustomHeaders(t *testing.T) {
 
 func TestNewProxyChecksOptions(t *testing.T) {
 	t.Parallel()
-	if _, err := NewProxy(ProxyOptions{Secret: []byte(strings.Repeat("s", 31))}); err == nil {
+	if _, err := NewProxy(ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(strings.Repeat("s", 31))}); err == nil {
 		t.Error("31-byte secret accepted")
 	}
-	if _, err := NewProxy(ProxyOptions{Secret: []byte(testSecret), UserHeader: "x-auth-proxy-secret"}); err == nil {
+	if _, err := NewProxy(ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(testSecret), UserHeader: "x-auth-proxy-secret"}); err == nil {
 		t.Error("user header equal to secret header accepted")
 	}
 }

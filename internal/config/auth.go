@@ -75,6 +75,10 @@ type Auth struct {
 // path of the protected service itself.
 const IAPSignOutURL = "/?gcp-iap-mode=CLEAR_LOGIN_COOKIE"
 
+// AuthModes are the values AUTH_MODE accepts, the names of internal/auth's
+// modes (a test of the composition root checks they agree).
+var AuthModes = []string{"none", "dev", "proxy", "iap", "cloudrun-iam"}
+
 // Defaults of the auth settings.
 const (
 	DefaultIAPJWKSURL        = "https://www.gstatic.com/iap/verify/public_key-jwk"
@@ -82,10 +86,12 @@ const (
 	DefaultProxySecretHeader = "X-Auth-Proxy-Secret"
 	DefaultProxyUserHeader   = "X-Forwarded-User"
 	DefaultProxyGroupsHeader = "X-Forwarded-Groups"
-	// MinProxySecretBytes matches internal/auth.MinProxySecretBytes.
+	// MinProxySecretBytes is internal/auth's MinProxySecretBytes, checked
+	// here too so every problem is reported at once (a test of the
+	// composition root checks they agree).
 	MinProxySecretBytes = 32
 	// DefaultKeysMaxStale is AUTH_KEYS_MAX_STALE's default; KeysRefreshAge
-	// (internal/auth's refresh age) is its lower bound.
+	// (internal/auth's KeySetRefreshAge, likewise checked) its lower bound.
 	DefaultKeysMaxStale = 24 * time.Hour
 	KeysRefreshAge      = time.Hour
 )
@@ -121,7 +127,7 @@ var headerToken = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
 
 func loadAuth(p *parser, onCloudRun bool) Auth {
 	a := Auth{
-		Mode:               p.oneOf("AUTH_MODE", "none", "none", "dev", "proxy", "iap", "cloudrun-iam"),
+		Mode:               p.oneOf("AUTH_MODE", "none", AuthModes...),
 		DevUser:            p.str("DEV_USER", "developer@example.com"),
 		DevGroups:          p.list("DEV_GROUPS"),
 		AllowDevOnCloudRun: p.boolean("ALLOW_DEV_AUTH_ON_CLOUD_RUN", false),

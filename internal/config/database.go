@@ -65,9 +65,6 @@ const (
 	DefaultMigrateTimeout = 10 * time.Minute
 )
 
-// Configured reports whether any database is configured at all.
-func (d Database) Configured() bool { return d.URL != "" || d.InstanceConnectionName != "" }
-
 var instanceNameRE = regexp.MustCompile(`^[a-z0-9:.\-]+:[a-z0-9\-]+:[a-z0-9\-]+$`)
 
 func loadDatabase(p *parser) Database {

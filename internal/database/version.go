@@ -41,7 +41,7 @@ func SchemaVersion(ctx context.Context, q Querier) (int32, error) {
 }
 
 // SchemaStatus returns a check of q's schema version against LatestVersion,
-// in the shape health.Checker.CheckSchema takes.
+// in the shape Checker.CheckSchema takes.
 func SchemaStatus(q Querier) func(ctx context.Context) (have, want int32, err error) {
 	want := LatestVersion()
 	return func(ctx context.Context) (int32, int32, error) {

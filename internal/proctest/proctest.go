@@ -230,6 +230,18 @@ func (p *Proc) WaitOutput(ctx context.Context, s string) bool {
 	}
 }
 
+// WantOutput waits up to timeout for s to appear in the output, failing the
+// test otherwise: the server batches its log lines, so a line may reach the
+// output a moment after the request that followed it was answered.
+func (p *Proc) WantOutput(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if !p.WaitOutput(ctx, s) {
+		t.Fatalf("output lacks %s after %s:\n%s", s, timeout, p.Output())
+	}
+}
+
 // Buffer collects output written from several goroutines (a process's
 // stdout and stderr, a logger used by background work) for a test to read.
 type Buffer struct {

@@ -114,3 +114,20 @@ func TestStartWarnsAboutWildcardWithCloudRunIAM(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigAgreesWithAuth: config checks a few of internal/auth's rules
+// itself, so that every problem of a deployment is reported at once; the
+// two must not drift apart.
+func TestConfigAgreesWithAuth(t *testing.T) {
+	t.Parallel()
+	modes := []string{auth.ModeNone, auth.ModeDev, auth.ModeProxy, auth.ModeIAP, auth.ModeCloudRunIAM}
+	if !slices.Equal(config.AuthModes, modes) {
+		t.Errorf("config.AuthModes = %q, internal/auth's modes are %q", config.AuthModes, modes)
+	}
+	if config.MinProxySecretBytes != auth.MinProxySecretBytes {
+		t.Errorf("config.MinProxySecretBytes = %d, auth.MinProxySecretBytes = %d", config.MinProxySecretBytes, auth.MinProxySecretBytes)
+	}
+	if config.KeysRefreshAge != auth.KeySetRefreshAge {
+		t.Errorf("config.KeysRefreshAge = %s, auth.KeySetRefreshAge = %s", config.KeysRefreshAge, auth.KeySetRefreshAge)
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/health"
 )
 
 // Migrate is `server migrate`: it applies the embedded migrations as the
@@ -67,7 +66,7 @@ func Migrate(ctx context.Context, lookup config.Lookup, stdout io.Writer) error 
 // migrate applies migrations, each attempt bounded by timeout, retrying with
 // capped exponential backoff until it succeeds or the service closes;
 // /readyz stays 503 until then.
-func (s *Service) migrate(ctx context.Context, checker *health.Checker, timeout time.Duration, opts ...database.MigrateOption) {
+func (s *Service) migrate(ctx context.Context, checker *database.Checker, timeout time.Duration, opts ...database.MigrateOption) {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, timeout)

@@ -10,6 +10,7 @@ import (
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
+	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 	"example.com/example-function/internal/web"
 )
@@ -40,21 +41,27 @@ func observe(ctx context.Context, cfg config.Config, stdout io.Writer) (*slog.Lo
 
 // observers are the telemetry pieces the handlers are built with.
 type observers struct {
-	metrics *telemetry.AppMetrics
+	metrics  *items.Metrics
+	refusals *telemetry.AuthRefusals
 	// requests traces, measures, logs and recovers every request.
 	requests func(http.Handler) http.Handler
 	// probes measures and recovers, without a span or a log line.
 	probes func(http.Handler) http.Handler
 }
 
-// instrument creates the business metrics, pool gauges and HTTP middleware.
+// instrument creates the business metrics, the refusal counter, the pool
+// gauges and the HTTP middleware.
 func instrument(tel *telemetry.Telemetry, db *database.DB, logger *slog.Logger) (observers, error) {
 	if err := tel.RecordPoolStats(db.Pool); err != nil {
 		return observers{}, fmt.Errorf("telemetry: %w", err)
 	}
-	metrics, err := tel.NewAppMetrics()
+	metrics, err := items.NewMetrics(tel.MeterProvider)
 	if err != nil {
-		return observers{}, fmt.Errorf("telemetry: %w", err)
+		return observers{}, err
+	}
+	refusals, err := tel.NewAuthRefusals()
+	if err != nil {
+		return observers{}, err
 	}
 	o := telemetry.HTTPOptions{Logger: logger, InternalError: web.InternalError}
 	requests, err := tel.Middleware(o)
@@ -66,5 +73,5 @@ func instrument(tel *telemetry.Telemetry, db *database.DB, logger *slog.Logger) 
 	if err != nil {
 		return observers{}, fmt.Errorf("telemetry: %w", err)
 	}
-	return observers{metrics: metrics, requests: requests, probes: probes}, nil
+	return observers{metrics: metrics, refusals: refusals, requests: requests, probes: probes}, nil
 }

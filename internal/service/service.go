@@ -21,7 +21,6 @@ import (
 	"example.com/example-function/internal/buildinfo"
 	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 	"example.com/example-function/internal/web"
@@ -129,7 +128,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 	warnWildcardGrants(cfg.Auth, logger)
 	// A check also answers /readyz, which must answer within the request
 	// deadline (web.Deps.DatabaseTimeout).
-	checker := health.NewChecker(db.Pool.Ping, min(cfg.Database.ConnectTimeout+time.Second, cfg.Database.RequestTimeout), logger)
+	checker := database.NewChecker(db.Pool.Ping, min(cfg.Database.ConnectTimeout+time.Second, cfg.Database.RequestTimeout), logger)
 	s := &Service{
 		Config: cfg,
 		Logger: logger,
@@ -142,7 +141,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, tel *tel
 			Policy:          &policy,
 			TrustedOrigins:  cfg.Auth.TrustedOrigins,
 			SignOutURL:      cfg.Auth.SignOutURL,
-			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { obs.metrics.AuthRefused(ctx, string(r)) },
+			OnAuthRefusal:   func(ctx context.Context, r auth.Reason) { obs.refusals.Count(ctx, string(r)) },
 			Events:          obs.metrics,
 			DatabaseTimeout: cfg.Database.RequestTimeout,
 			Observe:         obs.requests,

@@ -152,7 +152,7 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 				trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(requestAttrs(r, method)...))
 		}
-		inFlight := m.attributes(metricKey{method: method, scheme: scheme(r)})
+		inFlight := m.attributes(metricKey{method: method, scheme: Scheme(r)})
 		m.active.Add(ctx, 1, inFlight.(metric.AddOption))
 
 		var ex exchange
@@ -209,7 +209,7 @@ func (m *httpMiddleware) wrap(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 
-			set := m.attributes(metricKey{method: method, scheme: scheme(r), route: route, status: status})
+			set := m.attributes(metricKey{method: method, scheme: Scheme(r), route: route, status: status})
 			m.duration.Record(ctx, elapsed.Seconds(), set.(metric.RecordOption))
 			m.count.Add(ctx, 1, set.(metric.AddOption))
 			m.active.Add(ctx, -1, inFlight.(metric.AddOption))
@@ -277,10 +277,11 @@ func normalizeMethod(m string) string {
 	return "_OTHER"
 }
 
-// scheme is the scheme the client used: "https" also behind a TLS-ending
-// front end that says so in X-Forwarded-Proto (Cloud Run, load balancers).
-// Only ever "http" or "https", so metric attributes stay bounded.
-func scheme(r *http.Request) string {
+// Scheme is the scheme the client used: "https" when the request came over
+// TLS, directly or through Cloud Run's or a load balancer's TLS termination
+// (the first X-Forwarded-Proto entry is the client's side), else "http".
+// Bounded to these two values, so metric cardinality stays fixed.
+func Scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
@@ -300,7 +301,7 @@ func requestAttrs(r *http.Request, method string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(method),
 		semconv.URLPath(r.URL.Path),
-		semconv.URLScheme(scheme(r)),
+		semconv.URLScheme(Scheme(r)),
 		semconv.NetworkProtocolVersion(protocolVersion(r)),
 	}
 	if r.Method != method {

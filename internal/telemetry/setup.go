@@ -65,7 +65,7 @@ func FromConfig(c config.Config, projectID, version string) Options {
 }
 
 // Telemetry holds the providers built by Setup. Pass them explicitly (the
-// middleware, the pgx tracer and AppMetrics take them from here); call
+// middleware, the pgx tracer and the metrics take them from here); call
 // SetGlobal as well for libraries that only know the global providers.
 type Telemetry struct {
 	TracerProvider trace.TracerProvider

@@ -56,13 +56,13 @@ func exercise(t *testing.T, tel *Telemetry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	am, err := tel.NewAppMetrics()
+	ar, err := tel.NewAuthRefusals()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/items", func(w http.ResponseWriter, r *http.Request) {
-		am.ItemCreated(r.Context())
+		ar.Count(r.Context(), "missing")
 		w.WriteHeader(http.StatusCreated)
 	})
 	req := httptest.NewRequest("POST", "/api/items", nil)
@@ -97,7 +97,7 @@ func assertExported(t *testing.T, rcv *otlptest.Receiver) {
 		t.Error("service.instance.id missing: Cloud Monitoring needs it to keep instances apart")
 	}
 	for name, unit := range map[string]string{
-		MetricHTTPDuration: "s", MetricHTTPRequests: "{request}", MetricItemsCreated: "{item}",
+		MetricHTTPDuration: "s", MetricHTTPRequests: "{request}", MetricAuthRefusals: "{request}",
 		"go.goroutine.count": "{goroutine}",
 	} {
 		m, ok := rcv.LastMetric(name)

@@ -95,8 +95,9 @@ func (s *site) apiGet(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", etag(it.Version))
-	if matchesETag(r.Header.Get("If-None-Match"), it.Version) {
+	tag := etag(it.Version)
+	w.Header().Set("ETag", tag)
+	if noneMatch(r.Header.Get("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -235,14 +236,13 @@ func parseETag(v string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// matchesETag implements If-None-Match's weak comparison for GET.
-func matchesETag(header string, version int64) bool {
+// noneMatch reports whether an If-None-Match header matches etag, by the
+// weak comparison RFC 9110 prescribes for it (a W/ prefix is ignored; *
+// matches anything): the answer is then 304.
+func noneMatch(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" {
-			return true
-		}
-		if n, ok := parseETag(t); ok && n == version {
+		if t == "*" || t == etag {
 			return true
 		}
 	}
@@ -301,7 +301,7 @@ func writeBody(w http.ResponseWriter, status int, contentType []string, body []b
 // writeHTML sends a complete, uncacheable HTML page with the policies that
 // only apply to documents.
 func writeHTML(w http.ResponseWriter, status int, page []byte) error {
-	auth.SetDocumentHeaders(w.Header())
+	setDocumentHeaders(w.Header())
 	return writeBody(w, status, htmlType, page)
 }
 

@@ -135,7 +135,7 @@ func (s *assetSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-cache")
 	}
 	h.Set("Content-Type", a.ctype)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListHas(inm, etag) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && noneMatch(inm, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -177,14 +177,4 @@ func acceptedEncodings(header string) map[string]bool {
 		out[c] = v || (!listed && star)
 	}
 	return out
-}
-
-func etagListHas(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == etag {
-			return true
-		}
-	}
-	return false
 }

@@ -11,8 +11,8 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/dbtest"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 	"example.com/example-function/internal/web"
@@ -25,7 +25,7 @@ const chainSecret = "0123456789abcdef0123456789abcdef-chain"
 // outermost. items may be nil to make handlers that need it panic.
 func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 	t.Helper()
-	authn, err := auth.NewProxy(auth.ProxyOptions{Secret: []byte(chainSecret)})
+	authn, err := auth.NewProxy(auth.ProxyOptions{SecretHeader: "X-Auth-Proxy-Secret", UserHeader: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups", Secret: []byte(chainSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker := health.NewChecker(nil, time.Second, logger)
+	checker := database.NewChecker(nil, time.Second, logger)
 	h, err := web.NewHandler(web.Deps{
 		Items: store, Health: checker, Authn: authn, Logger: logger,
 		Policy:  &auth.Policy{ViewerGroups: []string{"viewers"}, EditorGroups: []string{"editors"}},
@@ -49,7 +49,7 @@ func newProductionChain(t *testing.T, store *items.Store) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return checked(t, h)
 }
 
 type caller struct {

@@ -24,7 +24,6 @@ import (
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/telemetry"
@@ -72,12 +71,12 @@ func newStallApp(t *testing.T, d, serverTimeout time.Duration, maxConns int, via
 	}
 	a.reader = sdkmetric.NewManualReader()
 	tel := &telemetry.Telemetry{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(a.reader))}
-	metrics, err := tel.NewAppMetrics()
+	metrics, err := items.NewMetrics(tel.MeterProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(a.logs, nil))
-	checker := health.NewChecker(db.Pool.Ping, d, logger)
+	checker := database.NewChecker(db.Pool.Ping, d, logger)
 	checker.SetMigrated()
 	store := items.NewStore(db.Pool)
 	h, err := web.NewHandler(web.Deps{
@@ -280,8 +279,8 @@ func TestReadyzIsBoundedWhenThePoolIsExhausted(t *testing.T) {
 		t.Fatalf("/readyz with no connection to spare: %d after %s; %s", ans.status, ans.took, ans.body)
 	}
 	var body struct {
-		Ready    bool         `json:"ready"`
-		Database health.State `json:"database"`
+		Ready    bool           `json:"ready"`
+		Database database.State `json:"database"`
 	}
 	if err := json.Unmarshal([]byte(ans.body), &body); err != nil || body.Ready {
 		t.Fatalf("/readyz body %q: %v", ans.body, err)
@@ -426,11 +425,11 @@ func (a *stallApp) timeouts(t *testing.T) map[string]int64 {
 	out := map[string]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != telemetry.MetricDBTimeouts {
+			if m.Name != items.MetricDBTimeouts {
 				continue
 			}
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, _ := p.Attributes.Value(telemetry.AttrTimeoutReason)
+				v, _ := p.Attributes.Value(items.AttrTimeoutReason)
 				out[v.AsString()] += p.Value
 			}
 		}

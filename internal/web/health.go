@@ -6,18 +6,18 @@ import (
 	"net/http"
 	"time"
 
-	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/database"
 )
 
 type healthResponse struct {
 	// Status is "ok", or "degraded" while the database is unavailable: the
 	// process itself still serves, so the answer stays 200.
-	Status        string       `json:"status"`
-	Version       string       `json:"version"`
-	Commit        string       `json:"commit"`
-	StartedAt     time.Time    `json:"started_at"`
-	UptimeSeconds int64        `json:"uptime_seconds"`
-	Database      health.State `json:"database"`
+	Status        string         `json:"status"`
+	Version       string         `json:"version"`
+	Commit        string         `json:"commit"`
+	StartedAt     time.Time      `json:"started_at"`
+	UptimeSeconds int64          `json:"uptime_seconds"`
+	Database      database.State `json:"database"`
 }
 
 // healthEntry is an encoded /healthz body. It only changes when the
@@ -26,14 +26,14 @@ type healthResponse struct {
 // encoding the same JSON again (encoding was a tenth of the request's cost).
 type healthEntry struct {
 	uptime int64
-	db     health.State
+	db     database.State
 	body   []byte
 }
 
 // healthz reports the process and the cached database state. It never
 // waits on the database and answers 200 whenever the process can serve.
 func (s *site) healthz(w http.ResponseWriter, r *http.Request) {
-	db := health.State{Status: "unknown"}
+	db := database.State{Status: "unknown"}
 	if s.Health != nil {
 		db = s.Health.State()
 	}
@@ -70,7 +70,7 @@ func (s *site) healthz(w http.ResponseWriter, r *http.Request) {
 // It answers within DatabaseTimeout: a check (ping, and the pool acquire in
 // it) still running then counts as failed.
 func (s *site) readyz(w http.ResponseWriter, r *http.Request) {
-	db := health.State{Status: "unknown"}
+	db := database.State{Status: "unknown"}
 	answered := true
 	if s.Health != nil {
 		ctx := r.Context()
@@ -89,7 +89,7 @@ func (s *site) readyz(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 	}
 	s.writeJSON(w, status, struct {
-		Ready    bool         `json:"ready"`
-		Database health.State `json:"database"`
+		Ready    bool           `json:"ready"`
+		Database database.State `json:"database"`
 	}{ready, db})
 }

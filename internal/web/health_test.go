@@ -16,17 +16,17 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
-	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/web"
 )
 
 type healthBody struct {
-	Status        string       `json:"status"`
-	Version       string       `json:"version"`
-	Commit        string       `json:"commit"`
-	UptimeSeconds float64      `json:"uptime_seconds"`
-	Database      health.State `json:"database"`
+	Status        string         `json:"status"`
+	Version       string         `json:"version"`
+	Commit        string         `json:"commit"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Database      database.State `json:"database"`
 }
 
 func TestHealthzWithDatabaseUp(t *testing.T) {
@@ -61,7 +61,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	checker := database.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	deps := web.Deps{
 		Items: items.NewStore(pool), Health: checker,
 		Authn:  auth.Dev{User: auth.User{Name: "alice"}},
@@ -71,7 +71,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &testApp{t: t, handler: h}
+	a := &testApp{t: t, handler: checked(t, h)}
 
 	start := time.Now()
 	r := a.do("GET", "/healthz", "", "")

@@ -15,21 +15,24 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/database/dbtest"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/pgtest"
 	"example.com/example-function/internal/web"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the tests with the API contract checked on every /api
+// answer, then fails when a documented answer was never exercised
+// (contract_test.go).
+func TestMain(m *testing.M) { os.Exit(contractMain(m, pgtest.Main)) }
 
 type testApp struct {
 	t       testing.TB
 	handler http.Handler
 	pool    *pgxpool.Pool
 	store   *items.Store
-	checker *health.Checker
+	checker *database.Checker
 }
 
 // newApp serves the real handler on a fresh migrated database, signed in
@@ -40,7 +43,7 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	if authn == nil {
 		authn = auth.Dev{User: auth.User{Name: "alice", Groups: []string{"editors"}}}
 	}
-	checker := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	checker := database.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	checker.SetMigrated()
 	store := items.NewStore(pool)
 	h, err := web.NewHandler(web.Deps{
@@ -53,7 +56,7 @@ func newApp(t testing.TB, authn auth.Authenticator) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{t: t, handler: h, pool: pool, store: store, checker: checker}
+	return &testApp{t: t, handler: checked(t, h), pool: pool, store: store, checker: checker}
 }
 
 type response struct {

@@ -232,16 +232,7 @@ func (s *site) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	if s.databaseTimedOut(w, r, err) {
 		return
 	}
-	switch {
-	case errors.Is(err, items.ErrNotFound):
-		s.errorPage(w, r, http.StatusNotFound)
-	case items.IsUnavailable(err):
-		s.Logger.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
-		s.errorPage(w, r, http.StatusServiceUnavailable)
-	default:
-		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
-		s.errorPage(w, r, http.StatusInternalServerError)
-	}
+	s.errorPage(w, r, s.errorStatus(r.Context(), err))
 }
 
 // versionedForm reads the item id of the path and the form with the

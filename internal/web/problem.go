@@ -1,12 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
-	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/items"
 )
 
@@ -48,9 +48,6 @@ func (s *site) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		conflict *items.ConflictError
 	)
 	switch {
-	case errors.Is(err, items.ErrNotFound):
-		writeProblem(w, problem{Status: http.StatusNotFound, Type: "not-found", Title: "Item not found",
-			Detail: "No item has this id."})
 	case errors.As(err, &verr):
 		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "validation", Title: "Invalid item",
 			Detail: verr.Error(), Errors: verr.Fields})
@@ -60,22 +57,42 @@ func (s *site) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problem{Status: http.StatusPreconditionFailed, Type: "edit-conflict", Title: "Edit conflict",
 			Detail:         "The item was changed by " + conflict.Current.UpdatedBy + " since you read it; fetch it again and reapply your change.",
 			CurrentVersion: conflict.Current.Version})
-	case items.IsUnavailable(err):
-		s.Logger.WarnContext(r.Context(), "database unavailable", slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", "5")
-		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "database-unavailable",
-			Title: "Service temporarily unavailable", Detail: "The database cannot be reached; try again shortly."})
 	default:
-		s.Logger.ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
-		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
-			Detail: "Something went wrong on our side; it has been logged."})
+		switch s.errorStatus(r.Context(), err) {
+		case http.StatusNotFound:
+			writeProblem(w, problem{Status: http.StatusNotFound, Type: "not-found", Title: "Item not found",
+				Detail: "No item has this id."})
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "5")
+			writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "database-unavailable",
+				Title: "Service temporarily unavailable", Detail: "The database cannot be reached; try again shortly."})
+		default:
+			writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
+				Detail: "Something went wrong on our side; it has been logged."})
+		}
+	}
+}
+
+// errorStatus is the status a store error is answered with, pages and API
+// alike: 404 for a missing item, 503 (logged as a warning) when the database
+// cannot be reached, 500 (logged as an error) for anything else.
+func (s *site) errorStatus(ctx context.Context, err error) int {
+	switch {
+	case errors.Is(err, items.ErrNotFound):
+		return http.StatusNotFound
+	case items.IsUnavailable(err):
+		s.Logger.WarnContext(ctx, "database unavailable", slog.String("error", err.Error()))
+		return http.StatusServiceUnavailable
+	default:
+		s.Logger.ErrorContext(ctx, "request failed", slog.String("error", err.Error()))
+		return http.StatusInternalServerError
 	}
 }
 
 // InternalError answers a request whose handler panicked (the telemetry
 // middleware recovers and logs it): a generic 500 that reveals nothing.
 func InternalError(w http.ResponseWriter, r *http.Request) {
-	auth.SetSecurityHeaders(w.Header(), r)
+	setSecurityHeaders(w.Header(), r)
 	if isAPI(r) {
 		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Title: "Internal error",
 			Detail: "Something went wrong on our side; it has been logged."})

@@ -13,7 +13,7 @@ import (
 
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/buildinfo"
-	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 )
@@ -22,7 +22,7 @@ import (
 // (internal/service) builds it from the environment; tests build it by hand.
 type Deps struct {
 	Items  *items.Store
-	Health *health.Checker
+	Health *database.Checker
 	Authn  auth.Authenticator
 	// Policy grants roles (viewer, editor); nil lets any signed-in caller
 	// do anything, which only tests and dev mode without role lists use.
@@ -50,7 +50,7 @@ type Deps struct {
 }
 
 // Events receives the business events the handlers see;
-// *telemetry.AppMetrics implements it.
+// *items.Metrics implements it.
 type Events interface {
 	ItemCreated(context.Context)
 	ItemUpdated(context.Context)
@@ -81,6 +81,8 @@ type site struct {
 	lastHealth atomic.Pointer[healthEntry]
 	// buffers holds *bytes.Buffer for writeJSON.
 	buffers sync.Pool
+	// openAPI is the served OpenAPI document, built on first request.
+	openAPI func() ([]byte, error)
 }
 
 // NewHandler returns the "app" function: every route, the probes included.
@@ -99,8 +101,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 // chain is the one middleware chain every request but a probe passes,
 // outermost first.
 func (s *site) chain(routes http.Handler) (http.Handler, error) {
-	crossOrigin, err := auth.CrossOrigin{TrustedOrigins: s.TrustedOrigins, Deny: s.denyCrossOrigin,
-		Logger: s.Logger, OnRefusal: s.OnAuthRefusal}.Middleware()
+	crossOrigin, err := s.crossOrigin()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func (s *site) chain(routes http.Handler) (http.Handler, error) {
 		// Recover panics; trace, measure and log the request.
 		s.Observe,
 		// The site's browser policy, on every answer, refusals included.
-		auth.SecurityHeaders,
+		browserPolicy,
 		// Refuse a forged cross-site write before any identity is looked at.
 		crossOrigin,
 		// Who is calling, and may they (401, 403).
@@ -125,7 +126,7 @@ func (s *site) chain(routes http.Handler) (http.Handler, error) {
 // probeChain is the thin chain of the probes: measured but not traced or
 // logged, no identity (Cloud Run and uptime checks call every few seconds).
 func (s *site) probeChain(routes http.Handler) http.Handler {
-	return wrap(routes, s.ObserveProbes, auth.SecurityHeaders, telemetry.RecordRoute)
+	return wrap(routes, s.ObserveProbes, browserPolicy, telemetry.RecordRoute)
 }
 
 // wrap puts h behind the middleware, the first outermost; nil links are
@@ -176,7 +177,8 @@ func newSite(d Deps) *site {
 	if d.Started.IsZero() {
 		d.Started = time.Now()
 	}
-	return &site{Deps: d, pages: sync.OnceValues(parsePages)}
+	return &site{Deps: d, pages: sync.OnceValues(parsePages),
+		openAPI: sync.OnceValues(func() ([]byte, error) { return servedDocument(d.Build.Version) })}
 }
 
 func (s *site) routes(mux *http.ServeMux) {
@@ -184,6 +186,7 @@ func (s *site) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /static/", s.static)
 
+	mux.HandleFunc("GET "+OpenAPIPath, s.apiDocument)
 	mux.HandleFunc("GET /api/items", s.apiList)
 	mux.HandleFunc("POST /api/items", s.apiCreate)
 	mux.HandleFunc("GET /api/items/{id}", s.apiGet)
@@ -201,9 +204,10 @@ func (s *site) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /items/{id}/delete", s.pageDelete)
 }
 
-// isPublic lists what needs no identity besides the probes: the assets.
+// isPublic lists what needs no identity besides the probes: the assets
+// and the API's OpenAPI document.
 func isPublic(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/static/")
+	return strings.HasPrefix(r.URL.Path, "/static/") || isOpenAPIDocument(r)
 }
 
 func isAPI(r *http.Request) bool {

@@ -25,7 +25,6 @@ import (
 	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/config"
 	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/web"
@@ -131,7 +130,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 // port: the same middleware, deadline and encoding as production.
 func serve(db *database.DB, store *items.Store) (string, func(), error) {
 	logger := slog.New(slog.DiscardHandler)
-	checker := health.NewChecker(db.Pool.Ping, time.Second, logger)
+	checker := database.NewChecker(db.Pool.Ping, time.Second, logger)
 	checker.SetMigrated()
 	h, err := web.NewHandler(web.Deps{
 		Items: store, Health: checker, Logger: logger,

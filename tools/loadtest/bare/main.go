@@ -22,19 +22,19 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"example.com/example-function/internal/health"
+	"example.com/example-function/internal/database"
 	"example.com/example-function/internal/items"
 )
 
 // bareHealth has the fields of the service's /healthz answer, so both
 // bodies have the same shape and size.
 type bareHealth struct {
-	Status        string       `json:"status"`
-	Version       string       `json:"version"`
-	Commit        string       `json:"commit"`
-	StartedAt     time.Time    `json:"started_at"`
-	UptimeSeconds int64        `json:"uptime_seconds"`
-	Database      health.State `json:"database"`
+	Status        string         `json:"status"`
+	Version       string         `json:"version"`
+	Commit        string         `json:"commit"`
+	StartedAt     time.Time      `json:"started_at"`
+	UptimeSeconds int64          `json:"uptime_seconds"`
+	Database      database.State `json:"database"`
 }
 
 // bareList is the body of the service's GET /api/items.
@@ -86,7 +86,7 @@ func run() error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := bareHealth{Status: "ok", Version: "baseline", Commit: "0000000000000000000000000000000000000000",
 			StartedAt: started.UTC(), UptimeSeconds: int64(time.Since(started) / time.Second)}
-		h.Database = health.State{Status: "up", CheckedAt: started.UTC(), LatencyMS: 0.42, Since: started.UTC(), Migrated: true}
+		h.Database = database.State{Status: "up", CheckedAt: started.UTC(), LatencyMS: 0.42, Since: started.UTC(), Migrated: true}
 		writeBareJSON(w, h)
 	})
 	mux.HandleFunc("GET /api/items", func(w http.ResponseWriter, r *http.Request) {

@@ -1,31 +1,20 @@
-// A small typed client for the JSON API (/api/items). Every failure,
-// including a network error, becomes an ApiError carrying an RFC 9457
-// problem, so callers handle one shape.
+// A small typed client for the JSON API (/api/items). Its types are
+// generated from the API's OpenAPI document (internal/web/openapi.json) by
+// openapi-typescript into openapi.d.ts (`make api-types`), so a change of
+// the contract that this client does not follow fails `make test-frontend`
+// (tsc --strict). Every failure, including a network error, becomes an
+// ApiError carrying an RFC 9457 problem, so callers handle one shape.
+import type { components, operations } from "./openapi";
 
-export interface Item {
-  id: number;
-  name: string;
-  description: string;
-  created_by: string;
-  created_at: string;
-  updated_by: string;
-  updated_at: string;
-  version: number;
-}
+type Schemas = components["schemas"];
+export type Item = Schemas["Item"];
+export type ItemInput = Schemas["ItemInput"];
+export type FieldError = Schemas["FieldError"];
+export type Problem = Schemas["Problem"];
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: FieldError[];
-  current_version?: number;
-}
+/** The JSON body an operation answers with status, or undefined when it has none. */
+type Answer<Op extends keyof operations, Status extends keyof operations[Op]["responses"]> =
+  operations[Op]["responses"][Status] extends { content: { "application/json": infer Body } } ? Body : undefined;
 
 export class ApiError extends Error {
   constructor(readonly problem: Problem) {
@@ -75,13 +64,9 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
   return body as T;
 }
 
-export interface ItemInput {
-  name: string;
-  description: string;
-}
-
 export const items = {
-  create: (input: ItemInput) => request<Item>("POST", "/api/items", { body: input }),
-  get: (id: number) => request<Item>("GET", `/api/items/${id}`),
-  remove: (id: number, version: number) => request<void>("DELETE", `/api/items/${id}`, { ifMatch: version }),
+  create: (input: ItemInput) => request<Answer<"createItem", 201>>("POST", "/api/items", { body: input }),
+  get: (id: number) => request<Answer<"getItem", 200>>("GET", `/api/items/${id}`),
+  remove: (id: number, version: number) =>
+    request<Answer<"deleteItem", 204>>("DELETE", `/api/items/${id}`, { ifMatch: version }),
 };

@@ -1,7 +1,8 @@
-// Package health keeps the last known state of the service's dependencies.
-// Checks run in the background and on demand (coalesced), so /healthz never
-// waits on the database and /readyz cannot be used to flood it.
-package health
+package database
+
+// This file keeps the last known state of the database. Checks run in the
+// background and on demand (coalesced), so /healthz never waits on the
+// database and /readyz cannot be used to flood it.
 
 import (
 	"context"

@@ -1,8 +1,9 @@
-package auth
+package web
 
 import (
 	"net/http"
-	"strings"
+
+	"example.com/example-function/internal/telemetry"
 )
 
 // ContentSecurityPolicy allows only the service's own scripts, styles and
@@ -17,45 +18,42 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // parent domain's other hosts.
 const HSTS = "max-age=63072000"
 
-// SecurityHeaders sets the browser safety headers on every response before
-// next runs, so errors and refusals carry them too. Handlers may override a
-// header they need to (none of ours do).
+// browserPolicy sets the site's browser safety headers on every response
+// before next runs, so errors and refusals carry them too.
 //
-// Strict-Transport-Security is only sent when the request came over HTTPS:
-// directly (r.TLS) or through Cloud Run's or a load balancer's TLS
-// termination, which sets X-Forwarded-Proto. A forged X-Forwarded-Proto on
-// plain HTTP is harmless: browsers ignore HSTS received over HTTP.
-func SecurityHeaders(next http.Handler) http.Handler {
+// Strict-Transport-Security is only sent when the request came over HTTPS
+// (telemetry.Scheme: directly, or through Cloud Run's or a load balancer's
+// TLS termination). A forged X-Forwarded-Proto on plain HTTP is harmless:
+// browsers ignore HSTS received over HTTP.
+func browserPolicy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		SetSecurityHeaders(w.Header(), r)
+		setSecurityHeaders(w.Header(), r)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// SetDocumentHeaders adds the policies that only mean something on an HTML
+// setDocumentHeaders adds the policies that only mean something on an HTML
 // document: Cross-Origin-Opener-Policy (a page opened from another site
 // gets no handle on ours) and Permissions-Policy (no camera, microphone,
 // location or payment APIs). Writers of HTML pages call it; JSON and asset
 // answers go without, as a browser applies neither to them (the OWASP REST
 // cheat sheet's API header list has neither).
-func SetDocumentHeaders(h http.Header) {
+func setDocumentHeaders(h http.Header) {
 	for _, kv := range documentHeaders {
 		h[kv.key] = kv.value
 	}
 }
 
-// SetSecurityHeaders sets the headers of SecurityHeaders on h. Error
-// writers that start from a cleared header map (the answer to a recovered
-// panic) call it so their response carries the headers too.
-func SetSecurityHeaders(h http.Header, r *http.Request) {
-	// Canonical keys and ready-made values: these headers go on every
-	// response, and Header.Set's per-call allocations showed in profiles.
-	// The value slices are shared and never written to; Header.Add would
-	// copy them (their capacity is their length).
+// setSecurityHeaders sets the headers of browserPolicy on h. Error writers
+// that start from a cleared header map (the answer to a recovered panic)
+// call it so their response carries the headers too.
+func setSecurityHeaders(h http.Header, r *http.Request) {
+	// Canonical keys and shared, never written value slices: no per-call
+	// allocation (Header.Add would copy them: their capacity is their length).
 	for _, kv := range securityHeaders {
 		h[kv.key] = kv.value
 	}
-	if viaHTTPS(r) {
+	if telemetry.Scheme(r) == "https" {
 		h["Strict-Transport-Security"] = hstsValue
 	}
 }
@@ -84,13 +82,3 @@ var (
 	}
 	hstsValue = []string{HSTS}
 )
-
-func viaHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	// Cloud Run and Google's load balancers send one value; a chain of
-	// proxies may append, and the first entry is the client's side.
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
-}

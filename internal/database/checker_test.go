@@ -1,9 +1,8 @@
-package health_test
+package database_test
 
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,12 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/example-function/internal/database"
-	"example.com/example-function/internal/health"
 	"example.com/example-function/internal/localpg"
 	"example.com/example-function/internal/pgtest"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // Many simultaneous /readyz requests share one database check, so the
 // endpoint cannot be used to flood the database.
@@ -29,7 +25,7 @@ func TestConcurrentChecksAreCoalesced(t *testing.T) {
 	}
 	defer pool.Close()
 	var pings atomic.Int32
-	c := health.NewChecker(func(ctx context.Context) error {
+	c := database.NewChecker(func(ctx context.Context) error {
 		pings.Add(1)
 		time.Sleep(50 * time.Millisecond) // keep the check open while others arrive
 		return pool.Ping(ctx)
@@ -70,9 +66,9 @@ func TestStateFollowsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	c := health.NewChecker(pool.Ping, time.Second, slog.New(slog.DiscardHandler))
+	c := database.NewChecker(pool.Ping, time.Second, slog.New(slog.DiscardHandler))
 
-	waitFor := func(want string) health.State {
+	waitFor := func(want string) database.State {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -105,7 +101,7 @@ func TestStateFollowsTheDatabase(t *testing.T) {
 
 func TestNoDatabaseIsDown(t *testing.T) {
 	t.Parallel()
-	c := health.NewChecker(nil, time.Second, slog.New(slog.DiscardHandler))
+	c := database.NewChecker(nil, time.Second, slog.New(slog.DiscardHandler))
 	if s := c.Check(context.Background()); s.Status != "down" {
 		t.Fatalf("status %q, want down", s.Status)
 	}
@@ -121,7 +117,7 @@ func TestSchemaCheckDecidesMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	c := health.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
+	c := database.NewChecker(pool.Ping, 2*time.Second, slog.New(slog.DiscardHandler))
 	c.CheckSchema(database.SchemaStatus(pool))
 	want := database.LatestVersion()
 
