@@ -3,6 +3,7 @@ module example.com/example-function
 go 1.26.11
 
 require (
+	cloud.google.com/go/auth v0.24.1
 	cloud.google.com/go/cloudbuild v1.37.0
 	cloud.google.com/go/cloudsqlconn v1.26.0
 	cloud.google.com/go/compute/metadata v0.10.0
@@ -44,7 +45,6 @@ require (
 )
 
 require (
-	cloud.google.com/go/auth v0.24.1 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.0 // indirect
 	cloud.google.com/go/functions v1.19.3 // indirect
 	cloud.google.com/go/longrunning v1.5.0 // indirect

@@ -208,7 +208,7 @@ func TestCloudBuildOrder(t *testing.T) {
 	}
 
 	order := [][2]string{
-		{"test", "inputs"}, {"test", "postgres"},
+		{"test", "inputs"}, {"test", "preflight"}, {"test", "postgres"},
 		{"build", "test"}, {"push", "build"}, {"migrate", "push"},
 		{"deploy", "migrate"}, {"smoke", "deploy"}, {"promote", "smoke"},
 	}

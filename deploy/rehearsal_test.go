@@ -74,6 +74,21 @@ type rehearsal struct {
 
 func newRehearsal(t *testing.T) *rehearsal {
 	t.Helper()
+	r := newStubRehearsal(t)
+	r.serverBin = proctest.Build(t, "./cmd/server",
+		buildinfo.LinkFlag("Version", rehearsalTag), buildinfo.LinkFlag("Commit", rehearsalCommit))
+	r.roles = pgtest.NewRoles(t)
+	// The candidate revision: the release's binary as the app role, not
+	// migrating (DB_MIGRATE=false, as the deploy step sets it).
+	r.candidate = proctest.Start(t, r.serverBin, "DATABASE_URL="+r.roles.AppURL, "DB_MIGRATE=false", "LOG_FORMAT=text")
+	r.candidate.WaitHTTP(t, "/healthz", 200, 15*time.Second)
+	return r
+}
+
+// newStubRehearsal has the stand-ins only, no server or database: enough
+// for scenarios that stop before the migrate step.
+func newStubRehearsal(t *testing.T) *rehearsal {
+	t.Helper()
 	requireTool(t, "bash", "the pipeline's scripts are bash")
 	requireTool(t, "python3", "the smoke step parses JSON with python3, as in cloud-sdk:slim")
 	curl := requireTool(t, "curl", "the smoke step's HTTP client")
@@ -100,13 +115,6 @@ func newRehearsal(t *testing.T) *rehearsal {
 			t.Fatal(err)
 		}
 	}
-	r.serverBin = proctest.Build(t, "./cmd/server",
-		buildinfo.LinkFlag("Version", rehearsalTag), buildinfo.LinkFlag("Commit", rehearsalCommit))
-	r.roles = pgtest.NewRoles(t)
-	// The candidate revision: the release's binary as the app role, not
-	// migrating (DB_MIGRATE=false, as the deploy step sets it).
-	r.candidate = proctest.Start(t, r.serverBin, "DATABASE_URL="+r.roles.AppURL, "DB_MIGRATE=false", "LOG_FORMAT=text")
-	r.candidate.WaitHTTP(t, "/healthz", 200, 15*time.Second)
 	return r
 }
 
@@ -115,7 +123,9 @@ type scenario struct {
 	builtins      map[string]string
 	subs          map[string]string // user substitutions (trigger or --substitutions)
 	serviceExists bool
+	servicePublic bool   // allUsers already holds roles/run.invoker
 	candidateURL  string // default: the real candidate server
+	until         string // the last step to run; "" means all
 }
 
 type result struct {
@@ -130,10 +140,10 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 	b, _ := loadBuild(t)
 	dir := t.TempDir()
 	cfg := stubConfig{
-		ServiceExists: sc.serviceExists, ServiceURL: serviceURL, CandidateURL: sc.candidateURL,
+		ServiceExists: sc.serviceExists, ServicePublic: sc.servicePublic, ServiceURL: serviceURL, CandidateURL: sc.candidateURL,
 		ServerBin: r.serverBin, OwnerURL: r.roles.OwnerURL, Tag: rehearsalTag, Commit: rehearsalCommit, FlagsFile: r.flags,
 	}
-	if cfg.CandidateURL == "" {
+	if cfg.CandidateURL == "" && r.candidate != nil {
 		cfg.CandidateURL = r.candidate.URL("")
 	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
@@ -174,6 +184,9 @@ func (r *rehearsal) run(t *testing.T, sc scenario) result {
 		fmt.Fprintf(&out, "--- step %s\n%s", s.GetId(), stepOut)
 		if err != nil {
 			res.failed = s.GetId()
+			break
+		}
+		if s.GetId() == sc.until {
 			break
 		}
 	}
@@ -374,15 +387,36 @@ func TestRehearseTagRelease(t *testing.T) {
 	t.Run("the test step installs what .ci/run installs and runs the whole suite", func(t *testing.T) {
 		checkTestStepInstalls(t, run)
 	})
+	t.Run("every gcloud call has a row in the permission table", func(t *testing.T) {
+		checkRehearsalCalls(t, run.calls, "cloudbuild.yaml")
+	})
 }
 
-// TestRehearseFirstReleasePublic: the service does not exist yet. It cannot
-// be created without traffic, so it is created private and the public
-// binding waits for promote, after smoke; a connector is passed to both.
+// checkRehearsalCalls fails for a recorded gcloud call without a row of file
+// in deploy/permissions/calls.json.
+func checkRehearsalCalls(t *testing.T, calls []call, file string) {
+	t.Helper()
+	table, _ := loadPermissions(t)
+	var args [][]string
+	for _, c := range calls {
+		if c.Tool == "gcloud" {
+			args = append(args, c.Args)
+		}
+	}
+	if len(args) == 0 {
+		t.Fatal("no gcloud calls recorded")
+	}
+	checkCallsInTable(t, table, file, args)
+}
+
+// TestRehearseFirstReleasePublic: the first release of a public service.
+// setup.sh created the service private (a placeholder); the deploy leaves
+// its IAM policy alone, so the candidate stays private through smoke and the
+// public binding waits for promote; a connector is passed to both.
 func TestRehearseFirstReleasePublic(t *testing.T) {
 	t.Parallel()
 	r := newRehearsal(t)
-	run := r.run(t, scenario{builtins: builtinsTrigger(), subs: map[string]string{
+	run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: true, subs: map[string]string{
 		"_DB_USER": r.roles.App, "_DB_OWNER": r.roles.Owner, "_ALLOW_UNAUTHENTICATED": "true",
 		"_VPC_CONNECTOR": "conn-1", "_DB_IP_TYPE": "private",
 	}})
@@ -390,20 +424,67 @@ func TestRehearseFirstReleasePublic(t *testing.T) {
 		t.Fatalf("step %s failed:\n%s", run.failed, run.output)
 	}
 	deploy := one(t, run, "run deploy")
-	if _, ok := flag(deploy, "--no-allow-unauthenticated"); !ok {
-		t.Error("the first deploy is public before its smoke test")
+	for _, f := range []string{"--allow-unauthenticated", "--no-allow-unauthenticated"} {
+		if _, ok := flag(deploy, f); ok {
+			t.Errorf("the deploy passes %s: it would change the IAM policy (setIamPolicy) before smoke", f)
+		}
 	}
-	if _, ok := flag(deploy, "--allow-unauthenticated"); ok {
-		t.Error("the first deploy is public before its smoke test")
+	if _, ok := flag(deploy, "--no-traffic"); !ok {
+		t.Error("the first release's candidate gets traffic before its smoke test")
 	}
 	bind := one(t, run, "run services add-iam-policy-binding")
 	if m, _ := flag(bind, "--member"); m != "allUsers" || bind.Step != "promote" {
 		t.Errorf("public binding %v in step %s, want allUsers in promote", bind.Args, bind.Step)
 	}
+	if run.index("gcloud", "run services add-iam-policy-binding") < run.index("gcloud", "auth print-identity-token") {
+		t.Error("the service became public before the smoke test")
+	}
+	checkRehearsalCalls(t, run.calls, "cloudbuild.yaml")
 	for _, c := range []call{one(t, run, "run jobs deploy"), deploy} {
 		if v, _ := flag(c, "--vpc-connector"); v != "conn-1" {
 			t.Errorf("gcloud %s: --vpc-connector=%q, want conn-1", strings.Join(c.Args[:2], " "), v)
 		}
+	}
+}
+
+// TestRehearsePreflightRefuses: before anything is built, a project that
+// setup.sh has not prepared, or a service that is public against
+// _ALLOW_UNAUTHENTICATED=false, stops the release; a public service
+// released as public passes preflight (the rest of such a release is
+// TestRehearseFirstReleasePublic's).
+func TestRehearsePreflightRefuses(t *testing.T) {
+	t.Parallel()
+	r := newStubRehearsal(t)
+	tests := []struct {
+		name           string
+		exists, public bool
+		subs           map[string]string
+		want           string // "" means the release passes
+	}{
+		{name: "setup.sh not run", want: "run deploy/setup.sh"},
+		{name: "public service, private release", exists: true, public: true, want: "is public"},
+		{name: "public service, public release", exists: true, public: true,
+			subs: map[string]string{"_ALLOW_UNAUTHENTICATED": "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := r.run(t, scenario{builtins: builtinsTrigger(), serviceExists: tt.exists, servicePublic: tt.public,
+				subs: tt.subs, until: "preflight"})
+			if tt.want == "" {
+				if run.failed != "" || !strings.Contains(run.output, "public=true") {
+					t.Fatalf("preflight: failed step %q, want it to pass seeing the public service:\n%s", run.failed, run.output)
+				}
+				return
+			}
+			if run.failed != "preflight" || !strings.Contains(run.output, tt.want) {
+				t.Fatalf("failed step %q, want preflight saying %q:\n%s", run.failed, tt.want, run.output)
+			}
+			for _, c := range run.calls {
+				if c.Step != "inputs" && c.Step != "preflight" {
+					t.Errorf("refused in preflight, yet %s %v ran in %s", c.Tool, c.Args, c.Step)
+				}
+			}
+		})
 	}
 }
 
@@ -446,7 +527,7 @@ func TestRehearseSmokeRefuses(t *testing.T) {
 // Inputs the pipeline refuses before it builds or deploys anything.
 func TestRehearseRefusedInputs(t *testing.T) {
 	t.Parallel()
-	r := newRehearsal(t)
+	r := newStubRehearsal(t)
 	tests := []struct {
 		name     string
 		builtins map[string]string
@@ -507,6 +588,7 @@ func TestRehearseDocumentedCommands(t *testing.T) {
 				t.Fatalf("%v\n%s\n%s", err, script, out)
 			}
 			calls := readCalls(t, dir)
+			checkRehearsalCalls(t, calls, "docs/deploy.md")
 			submits := 0
 			defer func() {
 				if strings.Contains(name, "header") && submits == 0 {
@@ -539,20 +621,26 @@ func TestRehearseDocumentedCommands(t *testing.T) {
 
 var continued = regexp.MustCompile(`\\\n\s*`)
 
-// headerCommand is the manual-submit command in cloudbuild.yaml's comments.
+// headerCommand is the manual-submit command in cloudbuild.yaml's comments:
+// the indented comment block ("#   ") that holds `gcloud builds submit`.
 func headerCommand(t *testing.T) string {
 	t.Helper()
-	var lines []string
+	var block []string
 	for _, l := range strings.Split(readRepoFile(t, "cloudbuild.yaml"), "\n") {
-		l = strings.TrimPrefix(l, "#   ")
-		if strings.HasPrefix(l, "gcloud builds submit") || (len(lines) > 0 && strings.HasSuffix(lines[len(lines)-1], "\\")) {
-			lines = append(lines, l)
+		cmd, ok := strings.CutPrefix(l, "#   ")
+		if !ok {
+			if slices.ContainsFunc(block, func(b string) bool { return strings.HasPrefix(b, "gcloud builds submit") }) {
+				break
+			}
+			block = nil
+			continue
 		}
+		block = append(block, cmd)
 	}
-	if len(lines) == 0 {
+	if !slices.ContainsFunc(block, func(b string) bool { return strings.HasPrefix(b, "gcloud builds submit") }) {
 		t.Fatal("cloudbuild.yaml's header has no gcloud builds submit command")
 	}
-	return continued.ReplaceAllString(strings.Join(lines, "\n"), "")
+	return continued.ReplaceAllString(strings.Join(block, "\n"), "")
 }
 
 // markedBlocks returns the fenced sh blocks preceded by <!-- rehearsal -->.

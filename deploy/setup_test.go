@@ -12,8 +12,9 @@ import (
 
 // stubGcloud is a stand-in for gcloud that records every call (arguments
 // separated by \x1f, one call per line) and keeps just enough state for the
-// setup script's look-ups: "create" makes a resource exist, "describe" of an
-// existing resource succeeds and prints its state file, anything else succeeds.
+// setup script's look-ups: "create" (and "run deploy", which creates the
+// service) makes a resource exist, "describe" of an existing resource
+// succeeds and prints its state file, anything else succeeds.
 const stubGcloud = `#!/usr/bin/env bash
 set -euo pipefail
 (IFS=$'\x1f'; printf '%s\n' "$*") >>"$STUB_DIR/calls"
@@ -26,6 +27,7 @@ for a in "$@"; do
       if [[ -z "$verb" ]]; then
         case "$a" in
           describe|create|enable|add-iam-policy-binding|get-value|access) verb=$a ;;
+          deploy) if [[ "$groups" == run ]]; then verb=create groups=run_services; else groups="$groups${groups:+_}$a"; fi ;;
           *) groups="$groups${groups:+_}$a" ;;
         esac
       elif [[ -z "$name" ]]; then
@@ -34,7 +36,11 @@ for a in "$@"; do
   esac
 done
 [[ -n "$flagname" ]] && name=$flagname
+name=${name//\//_}
 key="$STUB_DIR/state/${groups}_${name%%@*}"
+case "$groups/$verb/$name" in
+  config/get-value/account) echo "${STUB_ACCOUNT-deployer@example.org}"; exit 0 ;;
+esac
 case "$groups/$verb" in
   config/get-value) echo "$STUB_PROJECT"; exit 0 ;;
   projects/describe) echo 123456789012; exit 0 ;;
@@ -73,12 +79,20 @@ func newSetupRun(t *testing.T) *setupRun {
 // gcloud calls it made.
 func (r *setupRun) run(t *testing.T, args ...string) {
 	t.Helper()
+	r.runScript(t, filepath.Join(repoRoot(t), "deploy", "setup.sh"), nil, args...)
+}
+
+// runScript runs script (setup.sh or an edited copy) with env added to the
+// defaults (later entries win).
+func (r *setupRun) runScript(t *testing.T, script string, env []string, args ...string) {
+	t.Helper()
 	_ = os.Remove(filepath.Join(r.dir, "calls"))
-	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy", "setup.sh")}, args...)...)
+	cmd := exec.Command("bash", append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(),
 		"PATH="+r.dir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"STUB_DIR="+r.dir, "STUB_PROJECT=from-gcloud-config",
-		"PROJECT_ID=", "REGION=", "GITHUB=")
+		"PROJECT_ID=", "REGION=", "GITHUB=", "ALLOW_UNAUTHENTICATED=", "REQUIRE_APPROVAL=", "APPROVERS=", "SOURCE_BUCKET=")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	r.out = string(out)
 	if err != nil {
@@ -177,14 +191,33 @@ func TestSetupCreatesEverythingOnce(t *testing.T) {
 
 	run := "serviceAccount:example-function-run@from-gcloud-config.iam.gserviceaccount.com"
 	build := "serviceAccount:example-function-build@from-gcloud-config.iam.gserviceaccount.com"
-	for _, role := range []string{"roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
-		"roles/monitoring.metricWriter", "roles/cloudtrace.agent", "roles/telemetry.tracesWriter"} {
+	// Each runtime role is one the permission table needs
+	// (deploy/permissions/calls.json; TestPermissionModel proves it).
+	for _, role := range []string{"roles/cloudsql.client", "roles/logging.logWriter",
+		"roles/telemetry.metricsWriter", "roles/telemetry.tracesWriter"} {
 		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+run, "--role="+role)
 	}
 	r.want(t, "secrets add-iam-policy-binding example-function-db-password", "--member="+run, "--role=roles/secretmanager.secretAccessor")
-	for _, role := range []string{"roles/run.admin", "roles/logging.logWriter"} {
-		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+build, "--role="+role)
+	r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+build, "--role=roles/logging.logWriter")
+	// The service and the job exist before any build, so the build account
+	// holds Cloud Run roles on those two only, never on the project.
+	r.want(t, "run deploy example-function", p, "--region=us-central1",
+		"--image=us-docker.pkg.dev/cloudrun/container/placeholder", "--no-allow-unauthenticated",
+		"--service-account=example-function-run@from-gcloud-config.iam.gserviceaccount.com")
+	r.want(t, "run jobs create example-function-migrate", p, "--region=us-central1",
+		"--image=us-docker.pkg.dev/cloudrun/container/hello-job",
+		"--service-account=example-function-migrate@from-gcloud-config.iam.gserviceaccount.com")
+	r.want(t, "run services add-iam-policy-binding example-function", "--region=us-central1", "--member="+build, "--role=roles/run.developer")
+	r.want(t, "run jobs add-iam-policy-binding example-function-migrate", "--region=us-central1", "--member="+build, "--role=roles/run.developer")
+	for _, c := range r.find("projects add-iam-policy-binding", "--member="+build) {
+		if slices.ContainsFunc(c, func(a string) bool { return strings.HasPrefix(a, "--role=roles/run.") }) {
+			t.Errorf("the build account gets a Cloud Run role on the whole project: %q", c)
+		}
 	}
+	// Manual submits stage their source in a bucket the build account may read.
+	r.want(t, "storage buckets create gs://from-gcloud-config-build-source", p, "--location=us-central1",
+		"--uniform-bucket-level-access", "--public-access-prevention")
+	r.want(t, "storage buckets add-iam-policy-binding gs://from-gcloud-config-build-source", "--member="+build, "--role=roles/storage.objectViewer")
 	r.want(t, "artifacts repositories add-iam-policy-binding example-function", "--member="+build, "--role=roles/artifactregistry.writer")
 	r.want(t, "iam service-accounts add-iam-policy-binding example-function-run@from-gcloud-config.iam.gserviceaccount.com",
 		"--member="+build, "--role=roles/iam.serviceAccountUser")
@@ -234,9 +267,7 @@ func TestSetupCreatesEverythingOnce(t *testing.T) {
 	}
 
 	// After authorizing in the browser, a re-run creates only what is missing.
-	if err := os.WriteFile(filepath.Join(r.dir, "state", "builds_connections_github"), []byte("COMPLETE\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r.authorizeGitHub(t)
 	r.run(t, "--github=acme/shop")
 	var creates []string
 	for _, c := range r.changes() {
@@ -250,8 +281,10 @@ func TestSetupCreatesEverythingOnce(t *testing.T) {
 	r.want(t, "builds repositories create shop", "--connection=github", "--remote-uri=https://github.com/acme/shop.git")
 	r.want(t, "builds triggers create github", "--name=example-function-release",
 		"--repository=projects/from-gcloud-config/locations/us-central1/connections/github/repositories/shop",
-		"--tag-pattern=^v.*$", "--build-config=cloudbuild.yaml",
+		"--tag-pattern=^v.*$", "--build-config=cloudbuild.yaml", "--require-approval",
 		"--service-account=projects/from-gcloud-config/serviceAccounts/example-function-build@from-gcloud-config.iam.gserviceaccount.com")
+	// The approval gate: on by default, and the deployer may approve.
+	r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member=user:deployer@example.org", "--role=roles/cloudbuild.builds.approver")
 
 	// A third run creates nothing (bindings and API enables are idempotent calls).
 	r.run(t, "--github=acme/shop")
@@ -294,13 +327,121 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 func TestSetupRejectsBadArguments(t *testing.T) {
 	t.Parallel()
 	r := newSetupRun(t)
-	for _, args := range [][]string{{"--bogus"}, {"--github=noslash", "--project=x"}} {
-		cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy", "setup.sh")}, args...)...)
+	for _, tt := range []struct {
+		args, env []string
+	}{
+		{args: []string{"--bogus"}},
+		{args: []string{"--github=noslash", "--project=x"}},
+		{args: []string{"--project=x"}, env: []string{"ALLOW_UNAUTHENTICATED=yes"}},
+		{args: []string{"--project=x"}, env: []string{"REQUIRE_APPROVAL=0"}},
+		{args: []string{"--project=x", "--github=acme/shop"}, env: []string{"APPROVERS=alice@example.org"}},
+	} {
+		cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot(t), "deploy", "setup.sh")}, tt.args...)...)
 		cmd.Env = append(os.Environ(), "PATH="+r.dir+string(os.PathListSeparator)+os.Getenv("PATH"), "STUB_DIR="+r.dir, "STUB_PROJECT=p")
+		cmd.Env = append(cmd.Env, tt.env...)
+		_ = os.Remove(filepath.Join(r.dir, "calls"))
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("setup.sh %v: want exit 2, got %v\n%s", args, err, out)
+			t.Errorf("setup.sh %v %v: want exit 2, got %v\n%s", tt.env, tt.args, err, out)
+		}
+		if calls, _ := os.ReadFile(filepath.Join(r.dir, "calls")); len(calls) != 0 {
+			t.Errorf("setup.sh %v %v called gcloud before refusing:\n%s", tt.env, tt.args, calls)
+		}
+	}
+}
+
+// authorizeGitHub marks the stub's GitHub connection as authorized, as the
+// browser step does, so the next run creates the repository and trigger.
+func (r *setupRun) authorizeGitHub(t *testing.T) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(r.dir, "state"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "state", "builds_connections_github"), []byte("COMPLETE\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A public service: the build account gets Cloud Run Admin on the service
+// (the allUsers binding needs setIamPolicy), still not on the project, and
+// the trigger says so; a one-person project turns the approval gate off; the
+// approvers are who APPROVERS names.
+func TestSetupPublicWithoutApproval(t *testing.T) {
+	t.Parallel()
+	r := newSetupRun(t)
+	env := []string{"ALLOW_UNAUTHENTICATED=true", "REQUIRE_APPROVAL=false", "APPROVERS=group:releasers@example.org,user:bo@example.org"}
+	script := filepath.Join(repoRoot(t), "deploy", "setup.sh")
+	r.runScript(t, script, env, "--github=acme/shop")
+	r.authorizeGitHub(t)
+	r.runScript(t, script, env, "--github=acme/shop")
+	build := "serviceAccount:example-function-build@from-gcloud-config.iam.gserviceaccount.com"
+	r.want(t, "run services add-iam-policy-binding example-function", "--member="+build, "--role=roles/run.admin")
+	if len(r.find("run services add-iam-policy-binding example-function", "--member="+build, "--role=roles/run.developer")) != 0 {
+		t.Error("a public service's build account gets Cloud Run Developer as well as Admin")
+	}
+	r.want(t, "run jobs add-iam-policy-binding example-function-migrate", "--member="+build, "--role=roles/run.developer")
+	trigger := r.find("builds triggers create github", "--no-require-approval")
+	if len(trigger) != 1 {
+		t.Fatalf("want one trigger created with --no-require-approval:\n%s", r.dump())
+	}
+	if subs, _ := flagValue(trigger[0], "--substitutions"); !strings.Contains(subs, "_ALLOW_UNAUTHENTICATED=true") {
+		t.Errorf("trigger substitutions %q lack _ALLOW_UNAUTHENTICATED=true", subs)
+	}
+	for _, m := range []string{"group:releasers@example.org", "user:bo@example.org"} {
+		r.want(t, "projects add-iam-policy-binding from-gcloud-config", "--member="+m, "--role=roles/cloudbuild.builds.approver")
+	}
+	if len(r.find("", "--member=user:deployer@example.org")) != 0 {
+		t.Error("the gcloud account became an approver although APPROVERS names others")
+	}
+
+	// An existing trigger keeps its approval setting; setup.sh says how to change it.
+	r.runScript(t, script, []string{"REQUIRE_APPROVAL=true"}, "--github=acme/shop")
+	if len(r.find("builds triggers create")) != 0 || !strings.Contains(r.out, "gcloud builds triggers export example-function-release") {
+		t.Errorf("re-run with REQUIRE_APPROVAL=true on a trigger without approval: want the export/import hint, no new trigger:\n%s", r.out)
+	}
+}
+
+func flagValue(call []string, name string) (string, bool) {
+	for _, a := range call {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// TestManualSubmitIsOneCommand: cloudbuild.yaml's header, docs/deploy.md's
+// Manual submit and setup.sh's closing lines give the same command (the
+// rehearsal runs the first two as builds), up to how the project id is set.
+func TestManualSubmitIsOneCommand(t *testing.T) {
+	t.Parallel()
+	r := newSetupRun(t)
+	r.run(t)
+	_, printed, ok := strings.Cut(r.out, "docs/deploy.md#manual-submit):\n\n")
+	if !ok {
+		t.Fatalf("setup.sh prints no manual-submit command:\n%s", r.out)
+	}
+	var docs []string
+	for _, b := range markedBlocks(t, readRepoFile(t, "docs/deploy.md")) {
+		if strings.Contains(b, "gcloud builds submit") {
+			docs = append(docs, b)
+		}
+	}
+	if len(docs) != 1 {
+		t.Fatalf("docs/deploy.md has %d rehearsed blocks with gcloud builds submit, want 1", len(docs))
+	}
+	norm := func(cmd string) string {
+		cmd = continued.ReplaceAllString(strings.TrimSpace(cmd), "")
+		return strings.ReplaceAll(cmd, "PROJECT_ID=$(gcloud config get-value project)", "PROJECT_ID=from-gcloud-config")
+	}
+	want := norm(printed)
+	if !strings.Contains(want, "--service-account=") || !strings.Contains(want, "--gcs-source-staging-dir=") {
+		t.Errorf("setup.sh's command lacks --service-account or --gcs-source-staging-dir:\n%s", want)
+	}
+	for name, got := range map[string]string{"cloudbuild.yaml header": norm(headerCommand(t)), "docs/deploy.md": norm(docs[0])} {
+		if got != want {
+			t.Errorf("%s's manual submit differs from setup.sh's:\n got %s\nwant %s", name, got, want)
 		}
 	}
 }

@@ -23,7 +23,9 @@ type call struct {
 
 // stubConfig is what a scenario tells the stubs.
 type stubConfig struct {
+	// ServiceExists: setup.sh ran, so the service and the migration job exist.
 	ServiceExists bool   `json:"service_exists"`
+	ServicePublic bool   `json:"service_public"` // allUsers holds roles/run.invoker
 	ServiceURL    string `json:"service_url"`
 	CandidateURL  string `json:"candidate_url"`
 	ServerBin     string `json:"server_bin"`
@@ -36,6 +38,7 @@ type stubConfig struct {
 // stubState is what the gcloud stub remembers between calls.
 type stubState struct {
 	ServiceExists bool              `json:"service_exists"`
+	Public        bool              `json:"public"`
 	Tags          map[string]string `json:"tags"` // revision tag -> URL
 }
 
@@ -122,7 +125,7 @@ func stubGcloudCall(dir string, cfg stubConfig, args []string) int {
 	}
 
 	statePath := filepath.Join(dir, "state.json")
-	st := stubState{ServiceExists: cfg.ServiceExists, Tags: map[string]string{}}
+	st := stubState{ServiceExists: cfg.ServiceExists, Public: cfg.ServicePublic, Tags: map[string]string{}}
 	_ = readJSON(statePath, &st)
 	defer func() { _ = writeJSON(statePath, st) }()
 
@@ -142,6 +145,26 @@ func stubGcloudCall(dir string, cfg stubConfig, args []string) int {
 			}
 			b, _ := json.Marshal(map[string]any{"status": map[string]any{"url": cfg.ServiceURL, "traffic": traffic}})
 			fmt.Println(string(b))
+		}
+	case "run jobs describe":
+		if !st.ServiceExists {
+			fmt.Fprintln(os.Stderr, "ERROR: (gcloud.run.jobs.describe) Cannot find job")
+			return 1
+		}
+	case "run services get-iam-policy":
+		if !st.ServiceExists {
+			fmt.Fprintln(os.Stderr, "ERROR: (gcloud.run.services.get-iam-policy) NOT_FOUND")
+			return 1
+		}
+		bindings := []map[string]any{}
+		if st.Public {
+			bindings = append(bindings, map[string]any{"role": "roles/run.invoker", "members": []string{"allUsers"}})
+		}
+		b, _ := json.Marshal(map[string]any{"bindings": bindings, "etag": "BwY="})
+		fmt.Println(string(b))
+	case "run services add-iam-policy-binding":
+		if values["--member"] == "allUsers" {
+			st.Public = true
 		}
 	case "run deploy":
 		st.ServiceExists = true

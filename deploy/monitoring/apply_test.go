@@ -15,7 +15,9 @@ import (
 // stubGcloud is a gcloud on PATH that records its argv (one line per call,
 // arguments separated by \x1f), keeps a copy of every file passed with
 // --policy-from-file or --config-from-file, and answers list commands with
-// one existing resource when STUB_EXISTING is set.
+// one existing resource when STUB_EXISTING is set: an uptime check on
+// STUB_UPTIME_HOST (default: HOST), policies with the notification channels
+// STUB_CHANNELS.
 const stubGcloud = `#!/usr/bin/env bash
 set -eu
 { printf '%s\x1f' "$@"; printf '\n'; } >>"$STUB_DIR/calls"
@@ -27,7 +29,10 @@ done
 case "$*" in
   "config get-value project") echo stub-project ;;
   "run services describe"*) echo "https://example-function-abc-ew.a.run.app" ;;
-  *" list "*|*" list-configs "*) if [ -n "${STUB_EXISTING:-}" ]; then echo "projects/stub-project/things/existing-1"; fi ;;
+  "projects describe"*) echo 424242424242 ;;
+  "monitoring policies describe"*) echo "${STUB_CHANNELS:-}" ;;
+  *" list-configs "*) if [ -n "${STUB_EXISTING:-}" ]; then printf '%s\t%s\n' "projects/stub-project/uptimeCheckConfigs/existing-1" "${STUB_UPTIME_HOST:-${HOST:-example-function-abc-ew.a.run.app}}"; fi ;;
+  *" list "*) if [ -n "${STUB_EXISTING:-}" ]; then echo "projects/stub-project/things/existing-1"; fi ;;
 esac
 `
 
@@ -95,14 +100,15 @@ func (r run) call(prefix string) []string {
 
 func TestApplyFreshProject(t *testing.T) {
 	t.Parallel()
-	r := runApply(t, "PROJECT=my-proj", "HOST=svc-abc-ew.a.run.app")
+	r := runApply(t, "PROJECT=my-proj", "HOST=svc-abc-ew.a.run.app", "REGION=europe-west1")
 	if r.err != nil {
 		t.Fatalf("apply.sh: %v\n%s", r.err, r.out)
 	}
 	alerts, _ := filepath.Glob("alerts/*.json")
-	want := []string{"monitoring uptime list-configs", "monitoring uptime create example-function /healthz"}
+	want := []string{"monitoring uptime list-configs", "monitoring uptime create example-function /healthz",
+		"projects describe my-proj", "run services add-iam-policy-binding example-function"}
 	for range alerts {
-		want = append(want, "alpha monitoring policies list", "alpha monitoring policies create")
+		want = append(want, "monitoring policies list", "monitoring policies create")
 	}
 	want = append(want, "monitoring dashboards list", "monitoring dashboards create")
 	if got := r.commands(); !slices.Equal(got, want) {
@@ -141,44 +147,71 @@ func TestApplyFreshProject(t *testing.T) {
 
 // TestApplyUptimeFlagsMatchFile keeps the gcloud flags, which gcloud needs
 // because it has no file input for uptime checks, in step with
-// uptime-healthz.json, the reviewed definition.
+// uptime-healthz.json, the reviewed definition: on create, and on the update
+// in place of an existing check (which takes no monitored resource and names
+// the status classes --set-status-classes).
 func TestApplyUptimeFlagsMatchFile(t *testing.T) {
 	t.Parallel()
-	r := runApply(t, "PROJECT=my-proj", "HOST=svc-abc-ew.a.run.app")
-	if r.err != nil {
-		t.Fatalf("apply.sh: %v\n%s", r.err, r.out)
-	}
-	c := r.call("monitoring uptime create")
-	if c == nil {
-		t.Fatalf("no uptime create in %q", r.commands())
-	}
-	flags := map[string]string{}
-	for _, a := range c[4:] {
-		k, v, _ := strings.Cut(a, "=")
-		flags[k] = v
-	}
 	var up monitoringpb.UptimeCheckConfig
 	parseFile(t, "uptime-healthz.json", &up)
 	hc := up.GetHttpCheck()
-	want := map[string]string{
+	statusClass := strings.ToLower(strings.TrimPrefix(hc.GetAcceptedResponseStatusCodes()[0].GetStatusClass().String(), "STATUS_CLASS_"))
+	common := map[string]string{
+		"--path":               hc.GetPath(),
+		"--port":               itoa(int64(hc.GetPort())),
+		"--validate-ssl":       map[bool]string{true: "true", false: "false"}[hc.GetValidateSsl()],
+		"--request-method":     strings.ToLower(hc.GetRequestMethod().String()),
+		"--period":             itoa(up.GetPeriod().GetSeconds() / 60),
+		"--timeout":            itoa(up.GetTimeout().GetSeconds()),
+		"--service-agent-auth": strings.ReplaceAll(strings.ToLower(hc.GetServiceAgentAuthentication().GetType().String()), "_", "-"),
+	}
+	create := map[string]string{
 		"--resource-type":   strings.ReplaceAll(up.GetMonitoredResource().GetType(), "_", "-"),
 		"--resource-labels": "host=svc-abc-ew.a.run.app,project_id=my-proj",
-		"--path":            hc.GetPath(),
-		"--port":            itoa(int64(hc.GetPort())),
 		"--protocol":        map[bool]string{true: "https", false: "http"}[hc.GetUseSsl()],
-		"--validate-ssl":    map[bool]string{true: "true", false: "false"}[hc.GetValidateSsl()],
-		"--request-method":  strings.ToLower(hc.GetRequestMethod().String()),
-		"--status-classes":  strings.ToLower(strings.TrimPrefix(hc.GetAcceptedResponseStatusCodes()[0].GetStatusClass().String(), "STATUS_CLASS_")),
-		"--period":          itoa(up.GetPeriod().GetSeconds() / 60),
-		"--timeout":         itoa(up.GetTimeout().GetSeconds()),
+		"--status-classes":  statusClass,
 	}
-	for k, v := range want {
-		if flags[k] != v {
-			t.Errorf("%s = %q, file says %q", k, flags[k], v)
+	update := map[string]string{"--set-status-classes": statusClass}
+	for k, v := range common {
+		create[k], update[k] = v, v
+	}
+	for _, tt := range []struct {
+		name, command, positional string
+		env                       []string
+		want                      map[string]string
+	}{
+		{"create", "monitoring uptime create", "example-function /healthz", nil, create},
+		{"update in place", "monitoring uptime update", "existing-1", []string{"STUB_EXISTING=1"}, update},
+	} {
+		r := runApply(t, append([]string{"PROJECT=my-proj", "HOST=svc-abc-ew.a.run.app", "REGION=europe-west1"}, tt.env...)...)
+		if r.err != nil {
+			t.Fatalf("%s: apply.sh: %v\n%s", tt.name, r.err, r.out)
+		}
+		c := r.call(tt.command)
+		if c == nil {
+			t.Fatalf("%s: no %s in %q", tt.name, tt.command, r.commands())
+		}
+		flags := map[string]string{}
+		for _, a := range c[4:] {
+			k, v, _ := strings.Cut(a, "=")
+			flags[k] = v
+		}
+		delete(flags, "--project")
+		if len(flags) != len(tt.want) {
+			t.Errorf("%s: flags %v, want exactly %v", tt.name, flags, tt.want)
+		}
+		for k, v := range tt.want {
+			if flags[k] != v {
+				t.Errorf("%s: %s = %q, file says %q", tt.name, k, flags[k], v)
+			}
+		}
+		if c[3] != tt.positional {
+			t.Errorf("%s: %q, want %q", tt.name, c[3], tt.positional)
 		}
 	}
-	if c[3] != "example-function /healthz" {
-		t.Errorf("display name %q", c[3])
+	if common["--service-agent-auth"] != "oidc-token" {
+		t.Errorf("uptime-healthz.json: serviceAgentAuthentication %q; the service is private, the check needs OIDC_TOKEN",
+			hc.GetServiceAgentAuthentication().GetType())
 	}
 }
 
@@ -186,23 +219,81 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestApplyExistingResources(t *testing.T) {
 	t.Parallel()
-	r := runApply(t, "PROJECT=my-proj", "HOST=h.a.run.app", "STUB_EXISTING=1", "NOTIFICATION_CHANNELS=projects/my-proj/notificationChannels/1")
+	r := runApply(t, "PROJECT=my-proj", "HOST=h.a.run.app", "REGION=europe-west1", "STUB_EXISTING=1",
+		"STUB_CHANNELS=projects/my-proj/notificationChannels/7,projects/my-proj/notificationChannels/1",
+		"NOTIFICATION_CHANNELS=projects/my-proj/notificationChannels/1,projects/my-proj/notificationChannels/2")
 	if r.err != nil {
 		t.Fatalf("apply.sh: %v\n%s", r.err, r.out)
 	}
 	cmds := strings.Join(r.commands(), "\n")
-	for _, must := range []string{"alpha monitoring policies update projects/stub-project/things/existing-1", "monitoring dashboards delete projects/stub-project/things/existing-1", "monitoring dashboards create"} {
+	for _, must := range []string{"monitoring uptime update existing-1", "monitoring policies update projects/stub-project/things/existing-1",
+		"monitoring dashboards delete projects/stub-project/things/existing-1", "monitoring dashboards create"} {
 		if !strings.Contains(cmds, must) {
 			t.Errorf("no %q in:\n%s", must, cmds)
 		}
 	}
-	for _, mustNot := range []string{"monitoring uptime create", "policies create"} {
+	for _, mustNot := range []string{"monitoring uptime create", "monitoring uptime delete", "policies create"} {
 		if strings.Contains(cmds, mustNot) {
 			t.Errorf("re-apply ran %q:\n%s", mustNot, cmds)
 		}
 	}
 	if c := r.call("monitoring dashboards delete"); !slices.Contains(c, "--quiet") {
 		t.Errorf("dashboard delete would prompt: %q", c)
+	}
+	// --policy-from-file replaces the policy: its channels are set again,
+	// with NOTIFICATION_CHANNELS added, each once.
+	want := "--set-notification-channels=projects/my-proj/notificationChannels/1,projects/my-proj/notificationChannels/2,projects/my-proj/notificationChannels/7"
+	updates := 0
+	for _, c := range r.calls {
+		if strings.HasPrefix(strings.Join(c, " "), "monitoring policies update") {
+			updates++
+			if !slices.Contains(c, want) {
+				t.Errorf("policy update %q does not keep the channels (%s)", c, want)
+			}
+		}
+	}
+	if updates == 0 {
+		t.Error("no policy updated")
+	}
+}
+
+// An existing check on another host (the service's URL changed) cannot be
+// moved by update, which takes no monitored resource: it is replaced.
+func TestApplyReplacesUptimeCheckOnAnotherHost(t *testing.T) {
+	t.Parallel()
+	r := runApply(t, "PROJECT=my-proj", "HOST=new-abc-ew.a.run.app", "REGION=europe-west1", "STUB_EXISTING=1", "STUB_UPTIME_HOST=old-abc-ew.a.run.app")
+	if r.err != nil {
+		t.Fatalf("apply.sh: %v\n%s", r.err, r.out)
+	}
+	del, create := r.call("monitoring uptime delete existing-1"), r.call("monitoring uptime create")
+	if del == nil || !slices.Contains(del, "--quiet") || create == nil {
+		t.Fatalf("want the old check deleted (--quiet) and a new one created:\n%s", strings.Join(r.commands(), "\n"))
+	}
+	if !slices.Contains(create, "--resource-labels=host=new-abc-ew.a.run.app,project_id=my-proj") {
+		t.Errorf("uptime create = %q", create)
+	}
+	if r.call("monitoring uptime update") != nil {
+		t.Error("the check on the old host was updated instead of replaced")
+	}
+}
+
+// The Monitoring service agent, named by the project number, may invoke
+// this service: roles/run.invoker on the service, not on the project.
+func TestApplyGrantsTheUptimeAgent(t *testing.T) {
+	t.Parallel()
+	r := runApply(t, "PROJECT=my-proj", "HOST=h.a.run.app", "REGION=europe-west1")
+	if r.err != nil {
+		t.Fatalf("apply.sh: %v\n%s", r.err, r.out)
+	}
+	c := r.call("run services add-iam-policy-binding example-function")
+	for _, want := range []string{"--region=europe-west1", "--role=roles/run.invoker", "--quiet",
+		"--member=serviceAccount:service-424242424242@gcp-sa-monitoring-notification.iam.gserviceaccount.com"} {
+		if !slices.Contains(c, want) {
+			t.Errorf("invoker grant %q lacks %s", c, want)
+		}
+	}
+	if r.call("projects add-iam-policy-binding") != nil {
+		t.Error("apply.sh grants on the project")
 	}
 }
 
@@ -220,7 +311,7 @@ func TestApplyLooksUpProjectAndHost(t *testing.T) {
 	if !slices.Contains(c, "--resource-labels=host=example-function-abc-ew.a.run.app,project_id=stub-project") {
 		t.Errorf("uptime create = %q", c)
 	}
-	if p := r.call("alpha monitoring policies create"); !slices.Contains(p, "--notification-channels=projects/stub-project/notificationChannels/9") {
+	if p := r.call("monitoring policies create"); !slices.Contains(p, "--notification-channels=projects/stub-project/notificationChannels/9") {
 		t.Errorf("policy create = %q", p)
 	}
 }
@@ -228,9 +319,12 @@ func TestApplyLooksUpProjectAndHost(t *testing.T) {
 func TestApplyRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	for _, env := range [][]string{
-		{"PROJECT=my-proj"}, // no HOST, no REGION
-		{"PROJECT=my-proj", "HOST=evil\"host"},
-		{"PROJECT=my-proj", "HOST=h", "SERVICE=a|b"},
+		{"PROJECT=my-proj"},           // no HOST, no REGION
+		{"PROJECT=my-proj", "HOST=h"}, // no REGION for the invoker grant
+		{"PROJECT=my-proj", "REGION=europe-west1", "HOST=evil\"host"},
+		{"PROJECT=my-proj", "REGION=europe-west1", "HOST=h", "SERVICE=a|b"},
+		{"PROJECT=my-proj", "REGION=eu rope", "HOST=h"},
+		{"PROJECT=my-proj", "REGION=europe-west1", "HOST=h", "NOTIFICATION_CHANNELS=a\"b"},
 	} {
 		r := runApply(t, env...)
 		if r.err == nil {

@@ -111,6 +111,7 @@ func emittedMetrics(t *testing.T) map[string]emitted {
 		am.ItemUpdated(r.Context())
 		am.ItemDeleted(r.Context())
 		am.EditConflict(r.Context())
+		am.DatabaseTimeout(r.Context(), items.TimeoutQuery)
 		refusals.Count(r.Context(), "missing")
 	})
 	mw(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil))

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"example.com/example-function/internal/auth"
 	"example.com/example-function/internal/items"
 	"example.com/example-function/internal/telemetry"
 )
@@ -205,6 +206,8 @@ func TestMonitoringFiles(t *testing.T) {
 		p(telemetry.MetricHTTPDuration, "histogram"),          // p99 latency
 		"monitoring.googleapis.com/uptime_check/check_passed", // /healthz uptime
 		"run.googleapis.com/container/instance_count",         // no instances
+		p(telemetry.MetricAuthRefusals, "counter"),            // sign-in keys unavailable
+		p(items.MetricDBTimeouts, "counter"),                  // database timeouts
 	} {
 		if !slices.Contains(alertTypes, want) {
 			t.Errorf("no alert policy on %s", want)
@@ -237,5 +240,18 @@ func TestTelemetryAPIType(t *testing.T) {
 	}
 	if e := ours["prometheus.googleapis.com/http.server.request.duration/histogram"]; e.unit != "s" || !e.labels["http.route"] {
 		t.Errorf("http.server.request.duration: unit %q labels %v", e.unit, keys(e.labels))
+	}
+}
+
+// The sign-in alert counts exactly the refusals of a failed key fetch: its
+// filter names the reason the auth package gives them.
+func TestKeysUnavailableAlertReason(t *testing.T) {
+	t.Parallel()
+	var pol monitoringpb.AlertPolicy
+	parseFile(t, "alerts/auth-keys-unavailable.json", &pol)
+	filter := pol.GetConditions()[0].GetConditionThreshold().GetFilter()
+	want := `metric.label."` + telemetry.AttrRefusalReason + `"="` + string(auth.ReasonKeysUnavailable) + `"`
+	if !strings.Contains(filter, want) {
+		t.Errorf("filter %s lacks %s", filter, want)
 	}
 }

@@ -84,8 +84,8 @@ func otlpExporters(ctx context.Context, protocol string) (exporters, error) {
 
 // telemetryAPIExporters send OTLP/HTTP protobuf to Google's Telemetry API
 // with application-default credentials (on Cloud Run: the service account,
-// through the metadata server) and the quota project header Google's
-// authentication docs ask for (x-goog-user-project).
+// through the metadata server), and the quota project header only where the
+// credentials need one (quotaProject).
 func telemetryAPIExporters(ctx context.Context, o Options) (exporters, error) {
 	creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
 	if err != nil {
@@ -95,7 +95,14 @@ func telemetryAPIExporters(ctx context.Context, o Options) (exporters, error) {
 		Source: oauth2.ReuseTokenSource(nil, creds.TokenSource),
 		Base:   http.DefaultTransport,
 	}}
-	headers := map[string]string{"x-goog-user-project": o.ProjectID}
+	qp, err := quotaProject(ctx, creds, o.ProjectID)
+	if err != nil {
+		return exporters{}, err
+	}
+	headers := map[string]string{}
+	if qp != "" {
+		headers["x-goog-user-project"] = qp
+	}
 	se, err := otlptracehttp.New(ctx,
 		otlptracehttp.WithEndpointURL(o.APIEndpoint+"/v1/traces"),
 		otlptracehttp.WithHTTPClient(client),

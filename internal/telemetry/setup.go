@@ -27,7 +27,8 @@ type Options struct {
 	// Protocol is "http/protobuf" (default) or "grpc", for Exporter "otlp".
 	Protocol string
 	// ProjectID is the Google Cloud project (ResolveProjectID). Required for
-	// "gcp": it is the quota project and the resource's gcp.project_id.
+	// "gcp": it is the resource's gcp.project_id, and the quota project of
+	// user credentials (quotaProject).
 	ProjectID string
 	// APIEndpoint is the Telemetry API base URL (config.DefaultTelemetryAPI).
 	APIEndpoint string
