@@ -9,7 +9,8 @@ GO        ?= go
 export GOTOOLCHAIN ?= auto
 # The buildinfo package's import path, read from the code so a renamed copy
 # (gonew) stamps its own; evaluated only by targets that link.
-BUILDINFO  = $(or $(shell $(GO) list ./internal/buildinfo 2>/dev/null),$(error cannot resolve ./internal/buildinfo with '$(GO) list'))
+# (GOTOOLCHAIN is passed by hand: make before 4.4 does not export to $(shell).)
+BUILDINFO  = $(or $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) list ./internal/buildinfo 2>/dev/null),$(error cannot resolve ./internal/buildinfo with '$(GO) list'))
 VERSION   ?= $(shell git describe --always --tags --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS    = -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
