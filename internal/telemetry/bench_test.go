@@ -104,9 +104,9 @@ func BenchmarkMiddleware(b *testing.B) {
 //	go test -run - -bench RequestLog -cpu 1 ./internal/telemetry
 func BenchmarkRequestLog(b *testing.B) {
 	for _, batched := range []bool{false, true} {
-		name := "direct"
+		name := "dest=direct"
 		if batched {
-			name = "batched"
+			name = "dest=batched"
 		}
 		b.Run(name, func(b *testing.B) {
 			pr, pw, err := os.Pipe()
