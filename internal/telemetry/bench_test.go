@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,16 +76,23 @@ func BenchmarkExport(b *testing.B) {
 // off (the default), the JSON log handler writing to io.Discard, around a
 // handler that writes a small body: "probe" is untraced (no span, no log
 // line), "request" has the default trace cap (under load nearly every span
-// is not recorded), "traced" records every span (the cap lifted).
+// is not recorded), "traced" records every span (the cap lifted),
+// "request-warn" is "request" at LOG_LEVEL=warn (no request line).
 func BenchmarkMiddleware(b *testing.B) {
 	for _, c := range []struct {
 		name      string
 		untraced  bool
 		perSecond float64
-	}{{"probe", true, 0}, {"request", false, 0}, {"traced", false, 1e12}} {
+		level     slog.Level
+	}{
+		{"probe", true, 0, slog.LevelInfo},
+		{"request", false, 0, slog.LevelInfo},
+		{"traced", false, 1e12, slog.LevelInfo},
+		{"request-warn", false, 0, slog.LevelWarn},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			tel := setupNone(b, c.perSecond)
-			log := slog.New(NewLogHandler(io.Discard, LogOptions{ProjectID: "proj"}))
+			log := slog.New(NewLogHandler(io.Discard, LogOptions{ProjectID: "proj", Level: c.level}))
 			h := benchHandler(b, tel, HTTPOptions{Logger: log, Untraced: c.untraced})
 			r := benchRequest()
 			b.ReportAllocs()
@@ -95,11 +103,10 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 }
 
-// BenchmarkRequestLog measures requests whose log lines go to a pipe, as
-// stdout is on Cloud Run, written line by line ("direct") or through a
-// LogWriter ("batched"), with 32 requests in flight per CPU. Run with
-// -cpu 1 so the reader's work is charged to the requests, as on a one-CPU
-// instance:
+// BenchmarkRequestLog measures requests whose log lines go to a pipe read
+// by another process, as stdout is on Cloud Run, written line by line
+// ("direct") or through a LogWriter ("batched"), with 32 requests in
+// flight per CPU. Run with -cpu 1, as on a one-CPU instance:
 //
 //	go test -run - -bench RequestLog -cpu 1 ./internal/telemetry
 func BenchmarkRequestLog(b *testing.B) {
@@ -109,29 +116,12 @@ func BenchmarkRequestLog(b *testing.B) {
 			name = "dest=batched"
 		}
 		b.Run(name, func(b *testing.B) {
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			read := make(chan struct{})
-			go func() {
-				defer close(read)
-				_, _ = io.Copy(io.Discard, pr)
-			}()
-			var out io.Writer = pw
-			var lw *LogWriter
+			var out io.Writer = discardProcess(b)
 			if batched {
-				lw = NewLogWriter(pw)
+				lw := NewLogWriter(out)
+				b.Cleanup(func() { _ = lw.Close() }) // before the pipe closes
 				out = lw
 			}
-			b.Cleanup(func() {
-				if lw != nil {
-					_ = lw.Close()
-				}
-				_ = pw.Close()
-				<-read
-				_ = pr.Close()
-			})
 			tel := setupNone(b, 0)
 			log := slog.New(NewLogHandler(out, LogOptions{ProjectID: "proj"}))
 			h := benchHandler(b, tel, HTTPOptions{Logger: log})
@@ -145,6 +135,30 @@ func BenchmarkRequestLog(b *testing.B) {
 			})
 		})
 	}
+}
+
+// discardReaderEnv makes the test binary a process that reads its stdin
+// to the end and exits (see TestMain), the other end of discardProcess.
+const discardReaderEnv = "TELEMETRY_BENCH_DISCARD_STDIN"
+
+// discardProcess returns the writing end of a pipe to another process that
+// reads and discards everything: this test binary, started again.
+func discardProcess(b *testing.B) io.Writer {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), discardReaderEnv+"=1")
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = w.Close()
+		_ = cmd.Wait()
+	})
+	return w
 }
 
 // BenchmarkPgxQuery measures a query of 50 rows through the pgx tracer of
