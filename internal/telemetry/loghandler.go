@@ -171,8 +171,7 @@ func (h *traceHandler) handle(ctx context.Context, r slog.Record) error {
 			slog.String("span_id", sc.SpanID().String()),
 		})
 	}
-	var buf [4]slog.Attr
-	attrs := buf[:0]
+	var attrs []slog.Attr
 	if r.PC != 0 {
 		attrs = append(attrs, slog.Attr{Key: keySourceLocation, Value: h.sources.value(r.PC)})
 	}
