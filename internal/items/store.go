@@ -96,8 +96,8 @@ func listQuery(p Page) (string, []any) {
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // listSQL is the list query for a page with or without a name search and
-// a cursor: four fixed statements, written out rather than assembled per
-// request, so pgx's statement cache sees the same four texts.
+// a cursor: four statements, each written out whole rather than assembled,
+// so what runs can be read here as it is.
 func listSQL(search, after bool) string {
 	const (
 		head  = `SELECT ` + columns + ` FROM items`

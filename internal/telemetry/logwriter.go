@@ -12,9 +12,9 @@ import (
 const maxPendingLog = 256 << 10
 
 // LogWriter batches log lines on their way to the process's stdout. On
-// Cloud Run stdout is a pipe to the logging agent: one write system call
-// per line, and waking the agent for each, cost a busy service more CPU
-// than encoding the line. Lines go out from a background goroutine once
+// Cloud Run stdout is a pipe to the logging agent, and batching spares a
+// busy service a write system call, and a wake-up of the reader, per
+// line. Lines go out from a background goroutine once
 // the goroutines already waiting to run have had their turn: on an idle
 // instance as soon as the logging goroutine blocks (its request ends, it
 // waits for the database) or is preempted; on a busy one, many lines per

@@ -19,7 +19,7 @@ func (m *httpMiddleware) logRequest(ctx context.Context, r *http.Request, status
 		level = slog.LevelError
 	}
 	if !m.o.Logger.Enabled(ctx, level) {
-		return
+		return // before the attributes are built (LOG_LEVEL=warn and above)
 	}
 	m.o.Logger.LogAttrs(ctx, level, r.Method+" "+r.URL.Path+" "+strconv.Itoa(status),
 		slog.GroupAttrs("httpRequest", httpRequestAttrs(r, status, size, elapsed)...))

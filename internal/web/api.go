@@ -249,9 +249,8 @@ func noneMatch(header, etag string) bool {
 	return false
 }
 
-// writeJSON encodes v into a pooled buffer: a page of items is 14 KiB,
-// which json.Marshal would allocate afresh, and the collector then clear,
-// for every request.
+// writeJSON encodes v into a pooled buffer, so a body as large as a page
+// of items is not allocated afresh, and collected, for every answer.
 func (s *site) writeJSON(w http.ResponseWriter, status int, v any) {
 	buf, _ := s.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -280,14 +279,13 @@ const maxPooledBuffer = 256 << 10
 // handler sets Content-Length.
 const netHTTPBuffered = 2048
 
-// writeBody sends a complete, uncacheable body. Content-Length is only
-// put in the header map when net/http would not set it: every map entry
-// is copied, sorted and written again for each response, and past eight
-// entries the map itself grows into a costlier shape.
+// writeBody sends a complete, uncacheable body. Content-Length goes into
+// the header map only when net/http would not set it itself (outside the
+// map), as every map entry is sorted and written for each response.
 func writeBody(w http.ResponseWriter, status int, contentType []string, body []byte) error {
 	h := w.Header()
-	// Canonical keys and shared, never-written values: this runs for every
-	// API answer and probe, and Header.Set allocates each time.
+	// Canonical keys and shared, never-written values: Header.Set would
+	// allocate both for every answer.
 	h["Content-Type"] = contentType
 	h["Cache-Control"] = noStore
 	if len(body) > netHTTPBuffered {

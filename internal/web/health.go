@@ -20,10 +20,10 @@ type healthResponse struct {
 	Database      database.State `json:"database"`
 }
 
-// healthEntry is an encoded /healthz body. It only changes when the
-// uptime ticks over a second or the database state changes, so under
-// probes and load balancers most answers reuse the last one instead of
-// encoding the same JSON again (encoding was a tenth of the request's cost).
+// healthEntry is an encoded /healthz body and what it was encoded from.
+// The body only changes when the uptime ticks over a second or the database
+// state changes, so healthz serves it again until then instead of encoding
+// the same JSON for every probe.
 type healthEntry struct {
 	uptime int64
 	db     database.State

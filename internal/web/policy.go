@@ -48,8 +48,8 @@ func setDocumentHeaders(h http.Header) {
 // that start from a cleared header map (the answer to a recovered panic)
 // call it so their response carries the headers too.
 func setSecurityHeaders(h http.Header, r *http.Request) {
-	// Canonical keys and shared, never written value slices: no per-call
-	// allocation (Header.Add would copy them: their capacity is their length).
+	// Canonical keys and shared, never-written value slices: no allocation
+	// per call, and an Add by a later writer copies them (capacity = length).
 	for _, kv := range securityHeaders {
 		h[kv.key] = kv.value
 	}

@@ -15,8 +15,8 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// pages holds every page template, parsed once at start, and the assets
-// they refer to.
+// pages holds every page template, parsed once on first use (site.pages),
+// and the assets they refer to.
 type pages struct {
 	byName map[string]*template.Template
 	assets *assetSet

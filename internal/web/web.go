@@ -81,7 +81,8 @@ type site struct {
 	lastHealth atomic.Pointer[healthEntry]
 	// buffers holds *bytes.Buffer for writeJSON.
 	buffers sync.Pool
-	// openAPI is the served OpenAPI document, built on first request.
+	// openAPI is the served OpenAPI document, built on first request: off
+	// the start-up path, like pages.
 	openAPI func() ([]byte, error)
 }
 

@@ -69,6 +69,11 @@ type Checker struct {
 
 	mu   sync.Mutex
 	seen map[Key]int
+
+	// problemMu serialises validations against problem: libopenapi renders
+	// the schema for each one and writes to it while doing so
+	// (https://github.com/pb33f/libopenapi/issues/163).
+	problemMu sync.Mutex
 }
 
 // New loads an OpenAPI 3.1 document. problemBase is the prefix of every
@@ -388,7 +393,10 @@ func (c *Checker) checkUnrouted(what string, head bool, res *http.Response, body
 	if err := json.Unmarshal(body, &payload); err != nil {
 		return fmt.Errorf("contract: %s: problem body: %w", what, err)
 	}
-	if ok, errs := c.schemas.ValidateSchemaObjectWithVersion(c.problem, payload, 3.1); !ok {
+	c.problemMu.Lock()
+	ok, errs := c.schemas.ValidateSchemaObjectWithVersion(c.problem, payload, 3.1)
+	c.problemMu.Unlock()
+	if !ok {
 		return fmt.Errorf("contract: %s: not a Problem:%s", what, describe(errs))
 	}
 	return nil
