@@ -178,10 +178,7 @@ func TestMigrationConnectionHasItsOwnBound(t *testing.T) {
 		t.Fatalf("migration behind a 1 s lock: %v", err)
 	}
 	<-gone
-	var valid bool
-	if err := admin.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_name_trgm'::regclass").Scan(&valid); err != nil || !valid {
-		t.Fatalf("trigram index valid = %v, %v", valid, err)
-	}
+	wantValidIndex(t, ctx, admin, "after migrating behind the lock")
 }
 
 // A build interrupted half-way leaves an invalid index; the migration's
@@ -212,10 +209,7 @@ func TestIndexMigrationReplacesAnInvalidIndex(t *testing.T) {
 	if err := database.Migrate(ctx, db.Pool); err != nil {
 		t.Fatal(err)
 	}
-	var valid bool
-	if err := admin.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_name_trgm'::regclass").Scan(&valid); err != nil || !valid {
-		t.Fatalf("after the retry: valid = %v, %v", valid, err)
-	}
+	wantValidIndex(t, ctx, admin, "after the retry")
 }
 
 // An instance that finds another one migrating waits outside any
@@ -264,4 +258,13 @@ func pgCode(err error) string {
 		return pgErr.Code
 	}
 	return ""
+}
+
+// wantValidIndex fails the test unless the trigram index exists and is valid.
+func wantValidIndex(t *testing.T, ctx context.Context, admin *pgx.Conn, what string) {
+	t.Helper()
+	var valid bool
+	if err := admin.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_name_trgm'::regclass").Scan(&valid); err != nil || !valid {
+		t.Fatalf("%s: valid = %v, %v", what, valid, err)
+	}
 }
